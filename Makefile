@@ -1,0 +1,42 @@
+# Entry points of the kit. Targets are thin: each calls a script or a tool; logic lives in scripts/.
+# `make` alone lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENV ?= local
+WEB ?= nginx
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help setup lint test test-app test-pulumi image molecule bench deploy
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install Debian packages and the pinned virtual environment (.venv)
+	@scripts/bootstrap.sh
+
+lint: setup ## ruff, yamllint and ansible-lint (production profile)
+	@scripts/lint.sh
+
+test: setup lint test-app test-pulumi ## Run every test suite (what CI runs)
+	@echo "make test: all suites passed"
+
+test-app: setup ## Django app tests against a real PostgreSQL on 127.0.0.1
+	@scripts/test-app.sh
+
+test-pulumi: setup ## Pulumi program unit tests (mocks), policy pack tests, mypy
+	@scripts/test-pulumi.sh
+
+image: setup ## Build the Debian 12 test-host image with debootstrap (podman)
+	@scripts/build-test-image.sh
+
+molecule: setup image ## Converge, idempotence and verify every molecule scenario on local containers
+	@scripts/molecule.sh
+
+bench: setup ## Field-encryption benchmarks (ratios, writes bench/results.json)
+	@scripts/bench.sh
+
+deploy: ## Deploy: ENV=local (containers) or ENV=dev|staging|prod (AWS)
+	@scripts/deploy.sh "$(ENV)" "$(WEB)"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Lint everything: Python with ruff, YAML with yamllint, Ansible with ansible-lint (production profile).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+for tool in ruff yamllint ansible-lint; do
+  command -v "$tool" >/dev/null || { echo "lint: ERROR: $tool not found in .venv; run 'make setup'" >&2; exit 1; }
+done
+echo "lint: ruff"
+ruff check .
+ruff format --check .
+echo "lint: yamllint"
+yamllint -s .
+if compgen -G "roles/*/tasks/*.yml" >/dev/null || compgen -G "ansible/*.yml" >/dev/null; then
+  echo "lint: ansible-lint (production profile)"
+  ansible-lint --profile production
+fi
