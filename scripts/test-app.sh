@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the Django app's tests against a throw-away PostgreSQL on 127.0.0.1, then removes it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/pytest ] || { echo "test-app: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
+scripts/test-postgres.sh start
+trap 'scripts/test-postgres.sh stop' EXIT
+# shellcheck disable=SC1091
+source .cache/test-postgres.env
+cd app
+../.venv/bin/python manage.py check --settings=config.settings.test
+../.venv/bin/pytest "$@"
