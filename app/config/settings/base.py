@@ -1,11 +1,20 @@
-"""Settings shared by every environment. Secrets are never defaults here."""
+"""Settings shared by every environment. Secrets are never defaults here.
 
+Every secret goes through ``SECRETS`` (soc2kit.secrets.loader): the environment by default, or AWS
+Secrets Manager with DJANGO_SECRETS_BACKEND=aws. production.py then refuses missing or placeholder
+values; see app/README.md for the variables.
+"""
+
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+from soc2kit.secrets.loader import secret_source_from_environment
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
+SECRETS = secret_source_from_environment()
 
 DEBUG = False
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=[])
@@ -17,16 +26,30 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
+    "csp",
+    "axes",
+    "soc2kit.encryption",
+    "soc2kit.observability",
+    "soc2kit.audit",
+    "soc2kit.accounts",
+    "soc2kit.customers",
+    "soc2kit.health",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "soc2kit.observability.middleware.PermissionsPolicyMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the response of the login views (lockout -> 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -55,3 +78,127 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(APP_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out clients before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # kept so older hashes verify and get upgraded
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/admin/"
+
+# Brute-force lockout (django-axes), keyed on the client address resolved by our own function,
+# which trusts X-Forwarded-For only from DJANGO_TRUSTED_PROXIES.
+TRUSTED_PROXIES: list[str] = env.list("DJANGO_TRUSTED_PROXIES", default=["127.0.0.1", "::1", "unix"])
+AXES_CLIENT_IP_CALLABLE = "soc2kit.accounts.client_ip.get_client_ip"
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # one address spraying many usernames is stopped too
+AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_AXES_COOLOFF_MINUTES", default=30))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.views.lockout_response"
+AXES_ENABLE_ADMIN = True
+
+# --- Security headers and cookies (production.py turns on the HTTPS-only parts) ---------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # nginx/Apache overwrite this header
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 8 * 60 * 60
+CSRF_COOKIE_HTTPONLY = True  # API clients read the token from /api/auth/csrf/ instead of the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "soc2kit.accounts.views.csrf_failure"
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS: list[str] = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/.*$"
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
+# django-csp 4: nothing allowed by default; the admin and login pages need their own static files only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    },
+}
+
+# --- Field encryption (soc2kit.encryption; block maintained with the CRYPTO helper) ------------
+FIELD_ENCRYPTION = {
+    "KEK_BACKEND": env("FIELD_ENCRYPTION_KEK_BACKEND", default="local"),
+    "LOCAL_KEKS": SECRETS.get("FIELD_ENCRYPTION_LOCAL_KEKS") or "",
+    "KMS_KEY_ID": env("FIELD_ENCRYPTION_KMS_KEY_ID", default=""),
+    "KMS_ENCRYPTION_CONTEXT": {"app": "soc2kit"},
+    "BLIND_INDEX_KEY": SECRETS.get("FIELD_ENCRYPTION_BLIND_INDEX_KEY") or "",
+}
+
+# --- Logging: JSON to stdout, every handler redacts; alerts go to ADMINS by mail ---------------
+# DJANGO_ADMINS="Security team:security@example.com,ops@example.com" (the name is optional)
+ADMINS = [
+    (entry.rsplit(":", 1)[0].strip(), entry.rsplit(":", 1)[-1].strip())
+    if ":" in entry
+    else ("", entry.strip())
+    for entry in env.list("DJANGO_ADMINS", default=[])
+]
+SERVER_EMAIL = env("DJANGO_SERVER_EMAIL", default="soc2kit@localhost")
+EMAIL_SUBJECT_PREFIX = "[soc2kit] "
+LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO").upper()
+ALERT_HANDLER_CLASS = env("DJANGO_ALERT_HANDLER_CLASS", default="django.utils.log.AdminEmailHandler")
+# Repeated permission denials from one actor or address within the window raise an alert.
+SECURITY_DENIAL_ALERT_THRESHOLD = 5
+SECURITY_DENIAL_ALERT_WINDOW = timedelta(minutes=10)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "soc2kit.observability.redaction.RedactionFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["redact"],
+        },
+        "alert": {
+            "class": ALERT_HANDLER_CLASS,
+            "level": "WARNING",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "INFO"},  # never log SQL parameters
+        # Every record sent here is a security alert: it is logged and also sent to the alert handler.
+        "soc2kit.alerts": {"handlers": ["stdout", "alert"], "level": "WARNING", "propagate": False},
+    },
+}

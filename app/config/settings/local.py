@@ -1,9 +1,12 @@
-"""Settings for a developer's machine: DEBUG on, secrets still from the environment."""
+"""Settings for a developer's machine: DEBUG on, plain HTTP, secrets still from the environment."""
+
+from soc2kit.secrets.database import database_settings
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import SECRETS, env
 
 DEBUG = True
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+SECRET_KEY = SECRETS.require("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": database_settings(SECRETS, env.ENVIRON, production=False)}
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -1,0 +1,51 @@
+"""Authentication events into the audit trail (and lockouts into an alert)."""
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from soc2kit.observability.alerts import raise_alert
+
+from .models import Action, Outcome
+from .recorder import record
+
+
+def _attempted_username(credentials: dict[str, Any] | None) -> str:
+    # Django already replaces the password in `credentials` with asterisks; keep only the username.
+    return str((credentials or {}).get("username", ""))[:150]
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login")
+def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    record(request, Action.LOGIN, Outcome.SUCCESS, user=user)
+
+
+@receiver(user_logged_out, dispatch_uid="audit_logout")
+def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    record(request, Action.LOGOUT, Outcome.SUCCESS, user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def audit_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    locked = bool(getattr(request, "axes_locked_out", False))
+    record(
+        request,
+        Action.LOGIN_FAILED,
+        Outcome.DENIED if locked else Outcome.FAILURE,
+        username=_attempted_username(credentials),
+        details={"reason": "locked_out" if locked else "bad_credentials"},
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audit_lockout")
+def audit_lockout(
+    sender: Any, request: Any, username: Any = None, ip_address: Any = None, **kwargs: Any
+) -> None:
+    event = record(request, Action.LOCKOUT, Outcome.DENIED, username=str(username or "")[:150])
+    raise_alert(
+        "lockout",
+        f"login locked out for client {event.client_ip} after repeated failures (audit entry {event.id})",
+        audit_id=event.id,
+    )

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.CustomerCollectionView.as_view(), name="customer-list"),
+    path("<int:pk>/", views.CustomerDetailView.as_view(), name="customer-detail"),
+]

@@ -1,0 +1,172 @@
+"""The customer JSON API. Session authentication (login at /api/auth/login/), CSRF on writes,
+permissions from the role groups, and an audit entry for every read, write and denial."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from soc2kit.accounts.http import InvalidRequest, error_response, json_object_body
+from soc2kit.audit.models import Action, Outcome
+from soc2kit.audit.recorder import record, record_denial
+from soc2kit.encryption.lookup import blind_lookup
+
+from .models import Customer
+from .serializers import CustomerInputError, serialize, validate_customer_input
+
+OBJECT_TYPE = Customer._meta.label_lower
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+LIST_PARAMETERS = ("page", "page_size", "email", "national_id")
+PERMISSION_FOR_METHOD = {
+    "GET": "customers.view_customer",
+    "POST": "customers.add_customer",
+    "PUT": "customers.change_customer",
+    "PATCH": "customers.change_customer",
+    "DELETE": "customers.delete_customer",
+}
+
+
+def _invalid(errors: dict[str, list[str]]) -> JsonResponse:
+    return JsonResponse({"error": "invalid_request", "errors": errors}, status=400)
+
+
+@method_decorator(never_cache, name="dispatch")
+class CustomerApiView(View):
+    http_method_names: ClassVar[list[str]] = ["get", "post", "put", "patch", "delete"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if (
+            request.method not in PERMISSION_FOR_METHOD
+            or request.method.lower() not in self.http_method_names
+        ):
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        object_id = kwargs.get("pk", "")
+        if not request.user.is_authenticated:
+            record_denial(request, reason="not_authenticated", object_type=OBJECT_TYPE, object_id=object_id)
+            return error_response(401, "not_authenticated", "Log in at /api/auth/login/ first.")
+        permission = PERMISSION_FOR_METHOD[request.method]
+        if not request.user.has_perm(permission):
+            record_denial(
+                request, reason=f"missing {permission}", object_type=OBJECT_TYPE, object_id=object_id
+            )
+            return error_response(403, "permission_denied", f"Your role does not grant {permission}.")
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except InvalidRequest as exc:
+            return _invalid(exc.errors)
+        except CustomerInputError as exc:
+            return _invalid(exc.errors)
+        except Http404:
+            return error_response(404, "not_found", "No customer with this id.")
+
+    def sees_full(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.view_customer_full")
+
+
+class CustomerCollectionView(CustomerApiView):
+    http_method_names: ClassVar[list[str]] = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        unknown = sorted(set(request.GET) - set(LIST_PARAMETERS))
+        if unknown:
+            raise InvalidRequest(
+                {name[:64]: [f"Unknown parameter; use {', '.join(LIST_PARAMETERS)}."] for name in unknown}
+            )
+        page_number = _positive_int(request.GET.get("page", "1"), "page", 10**6)
+        page_size = _positive_int(
+            request.GET.get("page_size", str(DEFAULT_PAGE_SIZE)), "page_size", MAX_PAGE_SIZE
+        )
+        queryset = Customer.objects.order_by("id")
+        search = {name: request.GET[name] for name in ("email", "national_id") if name in request.GET}
+        for name, value in search.items():
+            if not value.strip():
+                raise InvalidRequest({name: ["Search value must not be empty."]})
+        if search:
+            queryset = blind_lookup(queryset, **search)  # exact match via the HMAC index; no decryption
+        paginator = Paginator(queryset, page_size)
+        if page_number > max(paginator.num_pages, 1):
+            raise InvalidRequest({"page": [f"Out of range; there are {paginator.num_pages} pages."]})
+        page = paginator.page(page_number)
+        full = self.sees_full(request)
+        results = [serialize(customer, full=full) for customer in page.object_list]
+        record(
+            request,
+            Action.LIST,
+            Outcome.SUCCESS,
+            object_type=OBJECT_TYPE,
+            details={
+                "ids": [item["id"] for item in results],
+                "page": page_number,
+                "total": paginator.count,
+                "search_fields": sorted(search),  # which fields were searched, never the values
+                "masked": not full,
+            },
+        )
+        return JsonResponse(
+            {
+                "count": paginator.count,
+                "page": page_number,
+                "page_size": page_size,
+                "num_pages": paginator.num_pages,
+                "results": results,
+            }
+        )
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        values = validate_customer_input(json_object_body(request), partial=False)
+        with transaction.atomic():  # the record and its audit entry commit together or not at all
+            customer = Customer.objects.create(**values)
+            record(request, Action.CREATE, Outcome.SUCCESS, instance=customer, changed_fields=values)
+        return JsonResponse(serialize(customer, full=self.sees_full(request)), status=201)
+
+
+class CustomerDetailView(CustomerApiView):
+    http_method_names: ClassVar[list[str]] = ["get", "put", "patch", "delete"]
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        customer = get_object_or_404(Customer, pk=pk)
+        full = self.sees_full(request)
+        record(request, Action.READ, Outcome.SUCCESS, instance=customer, details={"masked": not full})
+        return JsonResponse(serialize(customer, full=full))
+
+    def put(self, request: HttpRequest, pk: int) -> JsonResponse:
+        return self._update(request, pk, partial=False)
+
+    def patch(self, request: HttpRequest, pk: int) -> JsonResponse:
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request: HttpRequest, pk: int, *, partial: bool) -> JsonResponse:
+        values = validate_customer_input(json_object_body(request), partial=partial)
+        if not partial:  # PUT replaces the optional fields too
+            values.setdefault("date_of_birth", None)
+            values.setdefault("notes", "")
+        with transaction.atomic():
+            customer = get_object_or_404(Customer.objects.select_for_update(), pk=pk)
+            changed = [name for name, value in values.items() if getattr(customer, name) != value]
+            for name in changed:
+                setattr(customer, name, values[name])
+            if changed:
+                customer.save()
+            record(request, Action.UPDATE, Outcome.SUCCESS, instance=customer, changed_fields=changed)
+        return JsonResponse(serialize(customer, full=self.sees_full(request)))
+
+    def delete(self, request: HttpRequest, pk: int) -> HttpResponse:
+        with transaction.atomic():
+            customer = get_object_or_404(Customer.objects.select_for_update(), pk=pk)
+            record(request, Action.DELETE, Outcome.SUCCESS, instance=customer)
+            customer.delete()
+        return HttpResponse(status=204)
+
+
+def _positive_int(raw: str, name: str, maximum: int) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InvalidRequest({name: [f"Must be a whole number from 1 to {maximum}."]})
+    return int(raw)

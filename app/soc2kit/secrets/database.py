@@ -1,0 +1,69 @@
+"""DATABASES['default'] from DATABASE_URL plus, in AWS mode, the credentials secret; TLS enforced."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from .loader import SecretSource, is_placeholder
+
+CREDENTIALS_SECRET = "DATABASE_CREDENTIALS"  # noqa: S105 - a secret's name, not its value; JSON {"username", "password"}, e.g. the RDS-managed secret
+
+
+def database_settings(
+    source: SecretSource, environ_: Mapping[str, str], *, production: bool
+) -> dict[str, Any]:
+    url = environ_.get("DATABASE_URL", "").strip()
+    if not url:
+        raise ImproperlyConfigured(
+            "Missing DATABASE_URL: set it to postgres://USER:PASSWORD@HOST:5432/NAME "
+            "(in AWS mode the user and password may come from the secret "
+            f"DJANGO_SECRET_ARNS_{CREDENTIALS_SECRET} instead)."
+        )
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types for a malformed URL
+        raise ImproperlyConfigured(
+            "DATABASE_URL is malformed; expected postgres://USER:PASSWORD@HOST:5432/NAME."
+        ) from exc
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_URL must use the postgres:// scheme (PostgreSQL is the only database)."
+        )
+
+    if source.backend == "aws" and (production or source.get(CREDENTIALS_SECRET) is not None):
+        credentials = source.require_json(CREDENTIALS_SECRET, ("username", "password"))
+        config["USER"] = credentials["username"]
+        config["PASSWORD"] = credentials["password"]
+    elif production and is_placeholder(str(config.get("PASSWORD") or "")):
+        raise ImproperlyConfigured(
+            "The database password in DATABASE_URL is missing or a placeholder; "
+            "put the real password in DATABASE_URL "
+            f"(or use DJANGO_SECRETS_BACKEND=aws with DJANGO_SECRET_ARNS_{CREDENTIALS_SECRET})."
+        )
+
+    options = config.setdefault("OPTIONS", {})
+    if production:
+        sslmode = options.get("sslmode", "verify-full")
+        if sslmode != "verify-full":
+            raise ImproperlyConfigured(
+                f"DATABASE_URL sets sslmode={sslmode}; production requires sslmode=verify-full "
+                "(remove the parameter, verify-full is the default)."
+            )
+        ca_bundle = environ_.get("DJANGO_DB_CA_BUNDLE", "").strip()
+        if not ca_bundle:
+            raise ImproperlyConfigured(
+                "Missing DJANGO_DB_CA_BUNDLE: set it to the path of the RDS CA bundle "
+                "(e.g. /etc/ssl/certs/rds-global-bundle.pem) so the database certificate can be verified."
+            )
+        if not Path(ca_bundle).is_file():
+            raise ImproperlyConfigured(f"DJANGO_DB_CA_BUNDLE={ca_bundle} does not exist or is not a file.")
+        options["sslmode"] = "verify-full"
+        options["sslrootcert"] = ca_bundle
+    config["CONN_MAX_AGE"] = 60
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
