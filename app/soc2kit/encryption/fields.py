@@ -1,0 +1,195 @@
+"""Model fields that encrypt on write and decrypt on read, and the blind index for exact-match search.
+
+    full_name = EncryptedCharField(max_length=200)
+    email = EncryptedEmailField()
+    email_index = BlindIndexField(source="email", normalizer="email")
+
+The column is `text` holding the versioned ciphertext (see keyring.py). None stays NULL; "", 0 and
+False are encrypted like any other value and come back as themselves. Encrypted columns cannot be
+filtered (the ciphertext is randomised): search through a BlindIndexField instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import unicodedata
+from collections.abc import Callable
+
+from django.core.exceptions import FieldError
+from django.db import models
+
+from .keyring import FIELD_LABELS, get_keyring
+
+ALLOWED_LOOKUPS = frozenset({"isnull"})
+
+
+class EncryptedFieldMixin:
+    """Shared by every encrypted field. Subclasses define to_text/from_text for their value type."""
+
+    def __init__(self, *args, binding: str | None = None, **kwargs):
+        # `binding` pins the associated data to a fixed label, so the model or field can be renamed later
+        # without making existing ciphertexts unreadable.
+        self.binding = binding
+        super().__init__(*args, **kwargs)
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        if not cls._meta.abstract:
+            self.encryption_label = self.binding or f"{cls._meta.label}.{name}"
+            FIELD_LABELS.add(self.encryption_label)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.binding is not None:
+            kwargs["binding"] = self.binding
+        return name, path, args, kwargs
+
+    def db_type(self, connection):
+        return "text"
+
+    def cast_db_type(self, connection):
+        return "text"
+
+    def get_lookup(self, lookup_name):
+        if lookup_name not in ALLOWED_LOOKUPS:
+            raise FieldError(
+                f"{getattr(self, 'encryption_label', self.name)} is encrypted and cannot be filtered with "
+                f"'{lookup_name}' (ciphertexts are randomised); add a BlindIndexField for exact-match search"
+            )
+        return super().get_lookup(lookup_name)
+
+    def get_transform(self, lookup_name):
+        return None  # no transforms (lower, year, ...) on ciphertext
+
+    def to_text(self, value) -> str:
+        return str(value)
+
+    def from_text(self, text: str):
+        return text
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None:
+            return None
+        return get_keyring().encrypt(self.to_text(value), self.encryption_label)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        # Skip the parent's DB adaptation (dates, decimals): the column holds text.
+        return value if prepared else self.get_prep_value(value)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return self.from_text(get_keyring().decrypt(value, self.encryption_label))
+
+
+class EncryptedCharField(EncryptedFieldMixin, models.CharField):
+    """max_length limits the plaintext (validated in forms/full_clean); the column is unbounded text."""
+
+
+class EncryptedTextField(EncryptedFieldMixin, models.TextField):
+    pass
+
+
+class EncryptedEmailField(EncryptedFieldMixin, models.EmailField):
+    pass
+
+
+class EncryptedDateField(EncryptedFieldMixin, models.DateField):
+    def to_text(self, value: datetime.date) -> str:
+        return value.isoformat()
+
+    def from_text(self, text: str) -> datetime.date:
+        return datetime.date.fromisoformat(text)
+
+
+class EncryptedIntegerField(EncryptedFieldMixin, models.IntegerField):
+    def to_text(self, value: int) -> str:
+        return str(int(value))
+
+    def from_text(self, text: str) -> int:
+        return int(text)
+
+
+class EncryptedBooleanField(EncryptedFieldMixin, models.BooleanField):
+    def to_text(self, value: bool) -> str:
+        return "1" if value else "0"
+
+    def from_text(self, text: str) -> bool:
+        return text == "1"
+
+
+# -- blind index ---------------------------------------------------------------------------------------
+
+
+def normalize_exact(value: str) -> str:
+    return unicodedata.normalize("NFC", value)
+
+
+def normalize_casefold(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+def normalize_compact_upper(value: str) -> str:
+    """Identity numbers: drop whitespace and dashes, upper-case ("ab 12-34" -> "AB1234")."""
+    return re.sub(r"[\s\-]+", "", unicodedata.normalize("NFKC", value)).upper()
+
+
+NORMALIZERS: dict[str, Callable[[str], str]] = {
+    "exact": normalize_exact,
+    "email": normalize_casefold,
+    "casefold": normalize_casefold,
+    "compact_upper": normalize_compact_upper,
+}
+
+
+class BlindIndexField(models.CharField):
+    """HMAC-SHA256 (keyed with FIELD_ENCRYPTION_BLIND_INDEX_KEY) of the normalised source value, as hex.
+
+    Filled on save from `source`; None when the source is None. Equal normalised values give equal
+    indexes, so `filter(email_index=field.index_for(value))` finds rows without decrypting anything.
+    """
+
+    def __init__(self, *args, source: str, normalizer: str | Callable[[str], str] = "exact", **kwargs):
+        if isinstance(normalizer, str) and normalizer not in NORMALIZERS:
+            raise ValueError(
+                f"BlindIndexField normalizer {normalizer!r} is unknown; use one of {sorted(NORMALIZERS)}"
+            )
+        self.source = source
+        self.normalizer = normalizer
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("db_index", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        self.index_label = f"{cls._meta.label}.{name}"
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs["normalizer"] = self.normalizer
+        defaults = {"max_length": 64, "db_index": True, "editable": False, "null": True, "blank": True}
+        for key, default in defaults.items():
+            if key in kwargs and kwargs[key] == default:
+                del kwargs[key]
+        return name, path, args, kwargs
+
+    def normalize(self, value) -> str:
+        func = NORMALIZERS[self.normalizer] if isinstance(self.normalizer, str) else self.normalizer
+        return func(value if isinstance(value, str) else str(value))
+
+    def index_for(self, value) -> str | None:
+        """The index of a plaintext value, for filter(); None for None."""
+        if value is None:
+            return None
+        return get_keyring().blind_index(self.index_label, self.normalize(value))
+
+    def pre_save(self, model_instance, add):
+        value = self.index_for(getattr(model_instance, self.source))
+        setattr(model_instance, self.attname, value)
+        return value

@@ -1,0 +1,289 @@
+"""The keyring: data keys (DEKs) unwrapped on first use and cached in process memory, and the AEAD itself.
+
+Ciphertext format (a text column):  ef1:<dek version>:<dek key id>:<base64(nonce || ciphertext || tag)>
+- ef1: format version 1 = AES-256-GCM, 12-byte random nonce, 16-byte tag (cryptography's AESGCM).
+- associated data = "<app_label.Model.field>|ef1:<version>:<key id>:", so the header cannot be
+  altered and a ciphertext copied into another field fails authentication (FieldMismatchError).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .config import EncryptionSettings, load_settings
+from .errors import (
+    DecryptionError,
+    EncryptionError,
+    FieldMismatchError,
+    KeyConfigurationError,
+    UnknownKeyError,
+)
+from .kek import NONCE_BYTES, KekSet, WrappedKey
+
+FORMAT = "ef1"
+
+# Labels ("app_label.Model.field") of every encrypted field, filled as models load; used only to name the
+# field a misplaced ciphertext really belongs to.
+FIELD_LABELS: set[str] = set()
+
+
+@dataclass(frozen=True, repr=False)
+class DataKeyHandle:
+    version: int
+    key_id: str
+    aead: AESGCM
+    header: str  # "ef1:<version>:<key id>:"
+    version_text: str
+
+    def __repr__(self) -> str:
+        return f"DataKeyHandle(v{self.version}, {self.key_id})"
+
+
+class Keyring:
+    def __init__(self, conf: EncryptionSettings, kms_client=None):
+        self.conf = conf
+        self.keks = KekSet(conf, kms_client)
+        self._deks: dict[str, DataKeyHandle] = {}  # key id -> handle; bounded by conf.dek_cache_size
+        self._active: DataKeyHandle | None = None
+        self._active_expires = 0.0
+        self._blind_keys: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Keyring(backend={self.conf.kek_backend!r}, cached_data_keys={len(self._deks)})"
+
+    # -- data keys ---------------------------------------------------------------------------------
+    def _cache(self, version: int, key_id: str, plaintext: bytes) -> DataKeyHandle:
+        handle = DataKeyHandle(
+            version, key_id, AESGCM(plaintext), f"{FORMAT}:{version}:{key_id}:", str(version)
+        )
+        with self._lock:
+            while len(self._deks) >= self.conf.dek_cache_size:
+                self._deks.pop(next(iter(self._deks)))  # oldest first
+            self._deks[key_id] = handle
+        return handle
+
+    def _handle_for_row(self, row) -> DataKeyHandle:
+        cached = self._deks.get(row.key_id)
+        if cached is not None:
+            return cached
+        wrapped = WrappedKey(row.kek_backend, row.kek_id, bytes(row.wrapped_key))
+        return self._cache(row.version, row.key_id, self.keks.unwrap(wrapped, row.key_id))
+
+    def create_key(self):
+        """Create the next data key version (it becomes the active key). Returns the DataKey row."""
+        from .models import DataKey
+
+        if self.keks.active is None:
+            raise KeyConfigurationError("no KEK configured for FIELD_ENCRYPTION_KEK_BACKEND")
+        for _attempt in range(5):
+            latest = DataKey.objects.order_by("-version").first()
+            version = latest.version + 1 if latest else 1
+            key_id = secrets.token_hex(4)
+            plaintext, wrapped = self.keks.active.generate(key_id)
+            try:
+                with transaction.atomic():
+                    row = DataKey.objects.create(
+                        version=version,
+                        key_id=key_id,
+                        kek_backend=wrapped.backend,
+                        kek_id=wrapped.kek_id,
+                        wrapped_key=wrapped.blob,
+                    )
+            except IntegrityError:
+                continue  # another process created this version at the same moment; take the next one
+            self._cache(version, key_id, plaintext)
+            self.expire_active()
+            return row
+        raise EncryptionError("could not create a new data key: version numbers kept colliding")
+
+    def active(self) -> DataKeyHandle:
+        now = time.monotonic()
+        active = self._active
+        if active is None or now >= self._active_expires:
+            from .models import DataKey
+
+            row = DataKey.objects.order_by("-version").first() or self.create_key()
+            active = self._handle_for_row(row)
+            self._active, self._active_expires = active, now + self.conf.active_key_ttl
+        return active
+
+    def expire_active(self) -> None:
+        self._active_expires = 0.0
+
+    def get(self, key_id: str, version: str, label: str = "") -> DataKeyHandle:
+        handle = self._deks.get(key_id)
+        if handle is None:
+            from .models import DataKey
+
+            row = DataKey.objects.filter(key_id=key_id).first()
+            if row is None:
+                where = f" in {label}" if label else ""
+                raise UnknownKeyError(
+                    f"ciphertext{where} names data key v{version} ({key_id}), which is not in the keyring "
+                    "(encryption_datakey table): it comes from another database or environment, "
+                    "or its key was "
+                    "deleted"
+                )
+            handle = self._handle_for_row(row)
+        if handle.version_text != version:
+            raise UnknownKeyError(
+                f"ciphertext{' in ' + label if label else ''} names data key {key_id} as version {version}, "
+                f"but the keyring holds that id as version {handle.version}"
+            )
+        return handle
+
+    # -- values --------------------------------------------------------------------------------------
+    def encrypt(self, plaintext: str, label: str) -> str:
+        dek = self.active()
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = dek.aead.encrypt(nonce, plaintext.encode(), f"{label}|{dek.header}".encode())
+        return dek.header + base64.b64encode(nonce + sealed).decode("ascii")
+
+    def decrypt(self, token: str, label: str) -> str:
+        parts = token.split(":", 3)
+        if len(parts) != 4 or parts[0] != FORMAT:
+            shown = parts[0][:8] if len(parts) == 4 else "no header"
+            raise DecryptionError(
+                f"value in {label} is not a field-encryption ciphertext "
+                f"(format {shown!r}, expected {FORMAT!r}); "
+                "it was written without encryption or by another tool"
+            )
+        _fmt, version, key_id, body = parts
+        dek = self._deks.get(key_id)
+        if dek is None or dek.version_text != version:
+            dek = self.get(key_id, version, label)
+        try:
+            raw = base64.b64decode(body)
+            return dek.aead.decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{label}|{dek.header}".encode()
+            ).decode()
+        except (InvalidTag, binascii.Error, ValueError):
+            pass
+        owner = self._owner_of(dek, body, label)
+        if owner:
+            raise FieldMismatchError(
+                f"ciphertext in {label} was encrypted for field {owner}; "
+                "copying encrypted values between fields "
+                "is refused"
+            )
+        raise DecryptionError(
+            f"ciphertext in {label} (data key v{version}, {key_id}) failed authentication: "
+            "it was altered, or the "
+            "data key under that id is not the one that encrypted it"
+        )
+
+    def _owner_of(self, dek: DataKeyHandle, body: str, label: str) -> str | None:
+        """Name the field a ciphertext really belongs to (error path only)."""
+        try:
+            raw = base64.b64decode(body)
+        except (binascii.Error, ValueError):
+            return None
+        for other in sorted(FIELD_LABELS - {label}):
+            try:
+                dek.aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{other}|{dek.header}".encode())
+            except (InvalidTag, ValueError):
+                continue
+            return other
+        return None
+
+    # -- blind index ---------------------------------------------------------------------------------
+    def blind_index(self, label: str, normalized: str) -> str:
+        key = self._blind_keys.get(label)
+        if key is None:
+            # One derived key per index field: equal values in two different indexes do not match.
+            key = hmac.new(
+                self.conf.blind_index_key, b"soc2kit-blind-index:" + label.encode(), hashlib.sha256
+            ).digest()
+            self._blind_keys[label] = key
+        return hmac.new(key, normalized.encode(), hashlib.sha256).hexdigest()
+
+    # -- KEK maintenance -----------------------------------------------------------------------------
+    def active_kek_id(self) -> str:
+        kek = self.keks.active
+        if kek.backend == "kms":
+            # Wrapped keys record the key ARN; the setting may be an alias or bare id.
+            return kek.client.describe_key(KeyId=kek.active_id)["KeyMetadata"]["Arn"]
+        return kek.active_id
+
+    def rewrap(self, row) -> bool:
+        """Re-wrap one DataKey row under the active KEK (same data key, so no ciphertext changes).
+
+        Returns False when the row already is under the active KEK.
+        """
+        from .models import DataKey
+
+        kek = self.keks.active
+        if row.kek_backend == kek.backend and row.kek_id == self.active_kek_id():
+            return False
+        with transaction.atomic():
+            row = DataKey.objects.select_for_update().get(pk=row.pk)
+            plaintext = self.keks.unwrap(
+                WrappedKey(row.kek_backend, row.kek_id, bytes(row.wrapped_key)), row.key_id
+            )
+            wrapped = kek.wrap(plaintext, row.key_id)
+            if self.keks.unwrap(wrapped, row.key_id) != plaintext:  # never store a wrap we cannot undo
+                raise DecryptionError(
+                    f"re-wrapped {row} does not unwrap to the same key; nothing was changed"
+                )
+            row.kek_backend, row.kek_id, row.wrapped_key = wrapped.backend, wrapped.kek_id, wrapped.blob
+            row.rewrapped_at = timezone.now()
+            row.save(update_fields=["kek_backend", "kek_id", "wrapped_key", "rewrapped_at"])
+        return True
+
+    def kek_roundtrip(self) -> None:
+        """Prove the active KEK works without storing anything (readiness before the first data key)."""
+        probe = "readiness-probe"
+        plaintext, wrapped = self.keks.active.generate(probe)
+        if self.keks.unwrap(wrapped, probe) != plaintext:
+            raise DecryptionError("the active KEK did not unwrap what it wrapped")
+
+
+_keyring: Keyring | None = None
+_keyring_lock = threading.Lock()
+
+
+def get_keyring() -> Keyring:
+    global _keyring
+    ring = _keyring
+    if ring is None:
+        with _keyring_lock:
+            if _keyring is None:
+                _keyring = Keyring(load_settings())
+            ring = _keyring
+    return ring
+
+
+def reset_keyring() -> None:
+    """Forget cached keys and settings (after a settings change, and between tests)."""
+    global _keyring
+    with _keyring_lock:
+        _keyring = None
+
+
+def check_keys_loadable() -> None:
+    """Raise a clear EncryptionError unless the settings parse and the active data key can be unwrapped.
+
+    Used by /readyz. Before the first data key exists it proves the KEK with a wrap/unwrap round trip.
+    """
+    from .models import DataKey
+
+    ring = get_keyring()
+    row = DataKey.objects.order_by("-version").first()
+    if row is None:
+        ring.kek_roundtrip()
+    else:
+        ring.get(row.key_id, str(row.version))

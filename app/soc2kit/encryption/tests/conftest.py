@@ -1,0 +1,52 @@
+import base64
+import json
+import os
+
+import pytest
+from django.db import connection
+
+from soc2kit.encryption.keyring import reset_keyring
+
+
+@pytest.fixture(autouse=True)
+def fresh_keyring():
+    """Each test starts without cached data keys (their DataKey rows roll back with the test)."""
+    reset_keyring()
+    yield
+    reset_keyring()
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def local_keks(active: str, **keys: str) -> str:
+    return json.dumps({"active": active, "keys": keys})
+
+
+@pytest.fixture
+def encryption_settings(settings):
+    """A mutable copy of FIELD_ENCRYPTION; assign settings.FIELD_ENCRYPTION = {...} to change it."""
+    conf = dict(settings.FIELD_ENCRYPTION)
+    settings.FIELD_ENCRYPTION = conf
+    return conf
+
+
+def raw_column(model, column: str, pk) -> str | None:
+    """The stored value, read with plain SQL (no field conversion)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote(column)} FROM {quote(model._meta.db_table)} WHERE id = %s",
+            [pk],
+        )
+        return cursor.fetchone()[0]
+
+
+def write_raw(model, column: str, pk, value) -> None:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(model._meta.db_table)} SET {quote(column)} = %s WHERE id = %s",
+            [value, pk],
+        )

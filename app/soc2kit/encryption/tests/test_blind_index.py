@@ -1,0 +1,111 @@
+"""Exact-match search by email or id number through the keyed blind index, without decrypting rows."""
+
+import hashlib
+import hmac
+
+import pytest
+from django.core.exceptions import FieldError
+from django.db import connection
+
+from soc2kit.encryption.config import load_settings
+from soc2kit.encryption.fields import BlindIndexField, normalize_casefold, normalize_compact_upper
+from soc2kit.encryption.keyring import Keyring
+from soc2kit.encryption.lookup import blind_lookup
+
+from .conftest import new_key, raw_column
+from .testapp.models import Person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    return [
+        Person.objects.create(full_name="Ada", email="Ada@Example.com", national_id="AB 12-34"),
+        Person.objects.create(full_name="Grace", email="grace@example.com", national_id="CD5678"),
+        Person.objects.create(full_name="Blank", email="", national_id=""),
+    ]
+
+
+def test_normalizers():
+    assert normalize_casefold("  Ada@EXAMPLE.com ") == "ada@example.com"
+    assert normalize_compact_upper(" ab 12-34\t") == "AB1234"
+
+
+def test_lookup_by_email_ignores_case_and_spaces(people):
+    field = Person._meta.get_field("email_index")
+    assert list(Person.objects.filter(email_index=field.index_for(" ADA@example.COM "))) == [people[0]]
+    assert list(blind_lookup(Person.objects, email="ada@example.com")) == [people[0]]
+    assert not blind_lookup(Person.objects, email="nobody@example.com").exists()
+
+
+def test_lookup_by_id_number_ignores_spaces_and_dashes(people):
+    assert list(blind_lookup(Person.objects, national_id="ab1234")) == [people[0]]
+    assert list(blind_lookup(Person.objects, national_id="CD-56 78")) == [people[1]]
+    assert list(blind_lookup(Person.objects, national_id_index="cd5678", email="GRACE@example.com")) == [
+        people[1]
+    ]
+
+
+def test_lookup_never_decrypts(people, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the lookup decrypted a value")
+
+    monkeypatch.setattr(Keyring, "decrypt", refuse)
+    pks = list(blind_lookup(Person.objects, email="grace@example.com").values_list("pk", flat=True))
+    assert pks == [people[1].pk]
+
+
+def test_index_is_hmac_sha256_with_the_dedicated_key(people):
+    stored = raw_column(Person, "email_index", people[1].pk)
+    conf = load_settings()
+    field_key = hmac.new(
+        conf.blind_index_key, b"soc2kit-blind-index:encryption_testapp.Person.email_index", hashlib.sha256
+    )
+    assert stored == hmac.new(field_key.digest(), b"grace@example.com", hashlib.sha256).hexdigest()
+    # Not the plain hash, and different per index field for the same value.
+    assert stored != hashlib.sha256(b"grace@example.com").hexdigest()
+    assert Person._meta.get_field("national_id_index").index_for("x") != Person._meta.get_field(
+        "email_index"
+    ).index_for("x")
+
+
+def test_index_changes_with_the_blind_index_key(people, settings, encryption_settings):
+    before = Person._meta.get_field("email_index").index_for("grace@example.com")
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "BLIND_INDEX_KEY": new_key()}
+    assert Person._meta.get_field("email_index").index_for("grace@example.com") != before
+
+
+def test_index_column_has_a_database_index():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Person._meta.db_table)
+    indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"]}
+    assert ("email_index",) in indexed
+    assert ("national_id_index",) in indexed
+
+
+def test_index_follows_updates_and_empty_values(people):
+    ada = people[0]
+    ada.email = "ada@new.example"
+    ada.save()
+    assert not blind_lookup(Person.objects, email="ada@example.com").exists()
+    assert blind_lookup(Person.objects, email="ADA@new.example").get() == ada
+    assert blind_lookup(Person.objects, email="").get() == people[2]
+
+
+def test_partial_save_without_the_index_is_refused(people):
+    ada = people[0]
+    ada.email = "changed@example.com"
+    with pytest.raises(ValueError, match="lists 'email' but not its blind index 'email_index'"):
+        ada.save(update_fields=["email"])
+    ada.save(update_fields=["email", "email_index"])
+    assert blind_lookup(Person.objects, email="changed@example.com").get() == ada
+
+
+def test_lookup_errors_are_clear(people):
+    with pytest.raises(FieldError, match=r"Person\.full_name has no blind index"):
+        blind_lookup(Person.objects, full_name="Ada")
+    with pytest.raises(ValueError, match="isnull"):
+        blind_lookup(Person.objects, email=None)
+    with pytest.raises(ValueError, match="normalizer 'soundex' is unknown"):
+        BlindIndexField(source="email", normalizer="soundex")

@@ -1,0 +1,208 @@
+"""Key rotation: batches, progress, resume after interruption, every row readable throughout."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from soc2kit.encryption.keyring import get_keyring, reset_keyring
+from soc2kit.encryption.management.commands.rotate_field_keys import Command as RotateCommand
+from soc2kit.encryption.models import DataKey
+from soc2kit.encryption.rotation import encrypted_tables, retire_unused_keys
+
+from .conftest import local_keks, new_key, raw_column, write_raw
+from .testapp.models import Note, Person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def no_ttl(settings, encryption_settings):
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "ACTIVE_KEY_TTL": 0}
+
+
+@pytest.fixture
+def rows(no_ttl):
+    people = [
+        Person.objects.create(
+            full_name=f"Person {i}",
+            email=f"p{i}@example.com",
+            national_id=f"ID-{i}",
+            credit_limit=i,
+            is_vip=i % 2 == 0,
+        )
+        for i in range(23)
+    ]
+    notes = [Note.objects.create(body=f"note {i}", pinned_body=None if i % 3 else "pinned") for i in range(7)]
+    return people, notes
+
+
+def _rotate(*args):
+    out = io.StringIO()
+    call_command("rotate_field_keys", *args, stdout=out)
+    return out.getvalue()
+
+
+def _versions(model, column):
+    return {raw_column(model, column, pk).split(":")[1] for pk in model.objects.values_list("pk", flat=True)}
+
+
+def _assert_all_readable(people, notes):
+    for person in people:
+        loaded = Person.objects.get(pk=person.pk)
+        assert (loaded.full_name, loaded.email, loaded.credit_limit) == (
+            person.full_name,
+            person.email,
+            person.credit_limit,
+        )
+    for note in notes:
+        assert Note.objects.get(pk=note.pk).body == note.body
+
+
+def test_encrypted_tables_lists_every_model_with_encrypted_columns():
+    labels = {t.label: {f.name for f in t.fields} for t in encrypted_tables()}
+    assert labels["encryption_testapp.Person"] == {
+        "full_name", "email", "national_id", "date_of_birth", "notes", "credit_limit", "is_vip",
+    }  # fmt: skip
+    assert labels["encryption_testapp.Note"] == {"body", "pinned_body"}
+
+
+def test_rotation_reencrypts_every_row_and_retires_the_old_key(rows):
+    people, notes = rows
+    old = DataKey.objects.get()
+    output = _rotate("--batch-size", "5")
+    new = DataKey.objects.get()  # the old key was deleted: no row uses it any more
+    assert new.version == old.version + 1
+    assert "encryption_testapp.Person: 0/23 rows re-encrypted (0%)" in output
+    assert "encryption_testapp.Person: 5/23 rows re-encrypted (21%)" in output
+    assert "encryption_testapp.Person: 23/23 rows re-encrypted (100%)" in output
+    assert "encryption_testapp.Note: 7/7 rows re-encrypted (100%)" in output
+    assert f"Old data key v{old.version}" in output
+    assert "deleted: no row uses it" in output
+    for column in ("full_name", "email", "national_id", "credit_limit", "is_vip"):
+        assert _versions(Person, column) == {str(new.version)}
+    assert _versions(Note, "body") == {str(new.version)}
+    assert raw_column(Note, "pinned_body", notes[1].pk) is None  # NULL stays NULL
+    _assert_all_readable(people, notes)
+    # Blind index still finds rows (same plaintext, same index).
+    assert (
+        Person.objects.filter(
+            email_index=Person._meta.get_field("email_index").index_for("p3@example.com")
+        ).get()
+        == people[3]
+    )
+
+
+def test_new_values_use_the_new_key_immediately(rows):
+    _rotate("--keep-old-keys")
+    person = Person.objects.create(full_name="After", email="a@example.com", national_id="1")
+    assert raw_column(Person, "full_name", person.pk).startswith("ef1:2:")
+
+
+def test_interrupted_rotation_leaves_every_row_readable_and_resumes(rows, monkeypatch):
+    people, notes = rows
+    calls = {"n": 0}
+    original = RotateCommand._progress
+
+    def interrupt_after_two_batches(self, label, done, total):
+        original(self, label, done, total)
+        if done > 0:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(RotateCommand, "_progress", interrupt_after_two_batches)
+    with pytest.raises(CommandError, match=r"Interrupted.*--resume"):
+        _rotate("--batch-size", "4")
+    monkeypatch.setattr(RotateCommand, "_progress", original)
+
+    # Mid-way: 8 rows on the new key, the rest on the old one; both keys present; everything readable.
+    assert DataKey.objects.count() == 2
+    on_new = [
+        pk
+        for pk in Person.objects.values_list("pk", flat=True)
+        if raw_column(Person, "email", pk).startswith("ef1:2:")
+    ]
+    assert len(on_new) == 8
+    reset_keyring()  # as a fresh process would
+    _assert_all_readable(people, notes)
+
+    output = _rotate("--resume", "--batch-size", "4")
+    assert "Resuming" in output
+    assert "encryption_testapp.Person: 0/15 rows re-encrypted" in output  # only the remaining rows
+    assert DataKey.objects.get().version == 2  # no third key, old one retired
+    assert _versions(Person, "email") == {"2"}
+    assert _versions(Note, "body") == {"2"}
+    _assert_all_readable(people, notes)
+
+
+def test_old_key_is_kept_while_rows_use_it(rows):
+    people, _notes = rows
+    old_token = raw_column(Person, "email", people[0].pk)
+    _rotate("--keep-old-keys")
+    # A row written by a process that still had the old key cached as its active key:
+    write_raw(Person, "email", people[0].pk, old_token)
+    outcomes = [outcome for _key, outcome in retire_unused_keys(get_keyring())]
+    assert outcomes == ["kept: still used by encryption_testapp.Person (1)"]
+    assert DataKey.objects.count() == 2
+    assert Person.objects.get(pk=people[0].pk).email == people[0].email
+    output = _rotate("--resume")
+    assert "encryption_testapp.Person: 1/1 rows re-encrypted" in output
+    assert "deleted: no row uses it" in output
+    assert DataKey.objects.count() == 1
+
+
+def test_old_key_is_kept_within_the_active_key_ttl(rows, settings, encryption_settings):
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "ACTIVE_KEY_TTL": 3600}
+    output = _rotate()
+    assert "kept: superseded under 3600s ago" in output
+    assert DataKey.objects.count() == 2
+
+
+def test_rotation_stops_on_an_unreadable_row_and_changes_nothing_in_that_batch(rows):
+    people, _notes = rows
+    write_raw(Person, "notes", people[0].pk, "plaintext")
+    with pytest.raises(CommandError, match=r"DecryptionError: value in encryption_testapp\.Person\.notes"):
+        _rotate("--batch-size", "5")
+    assert _versions(Person, "email") == {"1"}  # the first batch rolled back
+    assert DataKey.objects.count() == 2  # the new key exists; every row still readable with the old one
+
+
+def test_bad_batch_size_is_refused(no_ttl):
+    with pytest.raises(CommandError, match="--batch-size is 0"):
+        _rotate("--batch-size", "0")
+
+
+def test_rewrap_under_a_new_local_kek(rows, settings, encryption_settings):
+    people, notes = rows
+    k1 = json.loads(encryption_settings["LOCAL_KEKS"])["keys"]["k1"]
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "LOCAL_KEKS": local_keks("k2", k1=k1, k2=new_key())}
+    out = io.StringIO()
+    call_command("rewrap_field_keys", stdout=out)
+    assert "re-wrapped from local:k1 to local:k2" in out.getvalue()
+    key = DataKey.objects.get()
+    assert (key.kek_backend, key.kek_id) == ("local", "k2")
+    assert key.rewrapped_at is not None
+    # k1 can now be removed: every data key unwraps with k2 alone, and no row changed.
+    k2 = json.loads(settings.FIELD_ENCRYPTION["LOCAL_KEKS"])["keys"]["k2"]
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "LOCAL_KEKS": local_keks("k2", k2=k2)}
+    _assert_all_readable(people, notes)
+    out = io.StringIO()
+    call_command("rewrap_field_keys", stdout=out)
+    assert "already wrapped by local:k2" in out.getvalue()
+
+
+def test_rewrap_needs_the_old_kek(rows, settings, encryption_settings):
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "LOCAL_KEKS": local_keks("k2", k2=new_key())}
+    with pytest.raises(CommandError, match=r"UnknownKeyError: data key .* local KEK 'k1'"):
+        call_command("rewrap_field_keys", stdout=io.StringIO())
+
+
+def test_concurrent_key_creation_takes_the_next_version(no_ttl):
+    ring = get_keyring()
+    first = ring.create_key()
+    second = ring.create_key()
+    assert (first.version, second.version) == (1, 2)
+    assert first.key_id != second.key_id

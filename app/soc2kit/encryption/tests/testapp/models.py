@@ -1,0 +1,38 @@
+from django.db import models
+
+from soc2kit.encryption.fields import (
+    BlindIndexField,
+    EncryptedBooleanField,
+    EncryptedCharField,
+    EncryptedDateField,
+    EncryptedEmailField,
+    EncryptedIntegerField,
+    EncryptedTextField,
+)
+
+
+class Person(models.Model):
+    """Mirrors the shape of the Customer model in the contract, with every field type."""
+
+    full_name = EncryptedCharField(max_length=200)
+    email = EncryptedEmailField(blank=True)
+    email_index = BlindIndexField(source="email", normalizer="email")
+    national_id = EncryptedCharField(max_length=32, blank=True)
+    national_id_index = BlindIndexField(source="national_id", normalizer="compact_upper")
+    date_of_birth = EncryptedDateField(null=True, blank=True)
+    notes = EncryptedTextField(blank=True)
+    credit_limit = EncryptedIntegerField(null=True, blank=True)
+    is_vip = EncryptedBooleanField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Person {self.pk}"  # never the decrypted values
+
+
+class Note(models.Model):
+    """A second table, so rotation is proven across models."""
+
+    body = EncryptedTextField()
+    pinned_body = EncryptedTextField(null=True, binding="legacy_app.OldNote.body")
+
+    def __str__(self) -> str:
+        return f"Note {self.pk}"
