@@ -40,3 +40,13 @@ bench: setup ## Field-encryption benchmarks (ratios, writes bench/results.json)
 
 deploy: ## Deploy: ENV=local (containers) or ENV=dev|staging|prod (AWS)
 	@scripts/deploy.sh "$(ENV)" "$(WEB)"
+
+.PHONY: plan destroy rollback
+plan: ## Preview the AWS changes of ENV=dev|staging|prod (pulumi preview; changes nothing)
+	@scripts/kit.sh plan "$(ENV)" "$(WEB)"
+
+destroy: ## Tear down ENV (local containers, or the AWS stack; prod needs CONFIRM_DESTROY=prod)
+	@scripts/kit.sh destroy "$(ENV)" "$(WEB)"
+
+rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> picks one)
+	@scripts/kit.sh rollback "$(ENV)" "$(WEB)"

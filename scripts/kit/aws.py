@@ -1,0 +1,274 @@
+"""ENV=dev|staging|prod: Pulumi provisions, the inventory comes from the stack outputs, Ansible configures,
+testinfra and an HTTPS smoke test verify."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from . import ANSIBLE_DIR, MOLECULE_DIR, PULUMI_DIR, ROOT, KitError
+from .preflight import context, run_preflight
+from .smoke import smoke_test
+from .stages import Pipeline, run
+
+INVENTORY_SCRIPT = ANSIBLE_DIR / "inventory" / "pulumi_inventory.py"
+# Recorded outputs of the last `pulumi stack output` of a run (names and ARNs only, never secrets).
+STATE_DIR = ROOT / ".cache" / "deploy"
+TESTINFRA_DIR = MOLECULE_DIR / "tests"
+DEFAULT_BATCHES: list[int | str] = [1, "50%"]
+
+
+def inventory_dir(env: str) -> Path:
+    return ANSIBLE_DIR / "inventories" / env
+
+
+def outputs_file(env: str) -> Path:
+    return STATE_DIR / env / "stack-outputs.json"
+
+
+def load_inventory_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("pulumi_inventory", INVENTORY_SCRIPT)
+    if spec is None or spec.loader is None:
+        raise KitError(f"cannot load {INVENTORY_SCRIPT}", "restore it from git")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ansible_env(env: str) -> dict[str, str]:
+    """Environment of every Ansible run: the kit's ansible.cfg, and the outputs recorded for this ENV."""
+    return {
+        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+        # Ansible only warns about an inventory it cannot parse and goes on with no hosts; fail instead.
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
+        "ANSIBLE_INVENTORY_ENABLED": "script,yaml",
+        "KIT_PULUMI_STACK": env,
+        "KIT_PULUMI_OUTPUTS_FILE": str(outputs_file(env)),
+    }
+
+
+def record_outputs(env: str) -> dict[str, Any]:
+    """Reads the stack outputs once (secrets hidden), checks them, keeps them for the later stages."""
+    module = load_inventory_module()
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise KitError("the pulumi CLI is not on PATH", "install it: https://www.pulumi.com/docs/install/")
+    result = subprocess.run(  # noqa: S603
+        [pulumi, "stack", "output", "--json", "--show-secrets=false", "--stack", env],
+        cwd=PULUMI_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise KitError(
+            f"`pulumi stack output --stack {env}` failed: {result.stderr.strip()}",
+            f"check that stack {env} exists (`pulumi stack ls` in pulumi/) and was deployed",
+        )
+    try:
+        outputs = json.loads(result.stdout)
+        inventory = module.build_inventory(outputs, env, os.environ.get("KIT_CONNECTION") or None)
+    except json.JSONDecodeError as error:
+        raise KitError(
+            f"`pulumi stack output --json` printed invalid JSON: {error}", "upgrade the Pulumi CLI"
+        ) from error
+    except module.InventoryError as error:
+        raise KitError(
+            str(error), "fix the exported outputs in pulumi/__main__.py and run `make deploy` again"
+        ) from error
+    path = outputs_file(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(outputs, handle, indent=2, sort_keys=True)
+    return inventory
+
+
+def show_inventory(env: str) -> None:
+    inventory = record_outputs(env)
+    hosts = inventory["app_hosts"]["hosts"]
+    connection = inventory["app_hosts"]["vars"]["soc2kit_connection"]
+    print(f"inventory: {len(hosts)} app host(s) via {connection}: {', '.join(hosts)}", file=sys.stderr)
+    # Ansible reads it too (inventory script + this ENV's group_vars), so a YAML mistake shows here.
+    run(
+        ["ansible-inventory", "-i", str(inventory_dir(env)), "--graph"],
+        what="ansible-inventory",
+        fix=f"check ansible/inventories/{env}/group_vars/",
+        env=ansible_env(env),
+    )
+
+
+def playbook_command(env: str, web: str, playbook: str, environ: dict[str, str]) -> list[str]:
+    extra_vars: dict[str, Any] = {"web_server": web, "deploy_serial": rolling_batches(environ)}
+    if playbook == "rollback.yml" and environ.get("RELEASE"):
+        extra_vars["django_app_rollback_to"] = environ["RELEASE"]
+    return [
+        "ansible-playbook",
+        "-i",
+        str(inventory_dir(env)),
+        str(ANSIBLE_DIR / playbook),
+        "-e",
+        json.dumps(extra_vars),
+    ]
+
+
+def rolling_batches(environ: dict[str, str]) -> list[int | str]:
+    """Batch sizes for site.yml's `serial`: one host first, so a bad release stops there, then half the rest.
+
+    DEPLOY_SERIAL overrides it with a comma-separated list, e.g. DEPLOY_SERIAL=1,2,100% .
+    """
+    raw = environ.get("DEPLOY_SERIAL", "").strip()
+    if not raw:
+        return DEFAULT_BATCHES
+    batches: list[int | str] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if item.isdigit() and int(item) > 0:
+            batches.append(int(item))
+        elif item.endswith("%") and item[:-1].isdigit() and 0 < int(item[:-1]) <= 100:
+            batches.append(item)
+        else:
+            raise KitError(
+                f"DEPLOY_SERIAL={raw!r}: {item!r} is neither a host count nor a percentage",
+                "use a comma-separated list of counts or percentages, e.g. DEPLOY_SERIAL=1,50%",
+            )
+    return batches
+
+
+def public_hostname(env: str) -> str:
+    out = run(
+        ["ansible-inventory", "-i", str(inventory_dir(env)), "--list"],
+        what="ansible-inventory",
+        fix=f"check ansible/inventories/{env}/group_vars/",
+        env=ansible_env(env),
+        capture=True,
+        echo=False,
+    )
+    hostvars = json.loads(out)["_meta"]["hostvars"]
+    names = next(iter(hostvars.values()), {}).get("soc2kit_public_hostnames") or []
+    if not names:
+        raise KitError(
+            "soc2kit_public_hostnames is empty",
+            f"set it in ansible/inventories/{env}/group_vars/app_hosts/site.yml",
+        )
+    return str(names[0])
+
+
+def verify(env: str) -> None:
+    if not TESTINFRA_DIR.is_dir():
+        raise KitError(
+            f"{TESTINFRA_DIR} does not exist (the testinfra suite shared with molecule)",
+            "restore molecule/tests/",
+        )
+    run(
+        [
+            "pytest",
+            str(TESTINFRA_DIR),
+            "-p",
+            "no:cacheprovider",
+            "--hosts=ansible://app_hosts",
+            f"--ansible-inventory={inventory_dir(env)}",
+        ],
+        what="testinfra verification of the deployed hosts",
+        fix="read the failed controls above; re-run `make deploy` after fixing the role, or `make rollback`",
+        env=ansible_env(env),
+    )
+    host = public_hostname(env)
+    smoke_test(host, 443)
+
+
+def deploy(env: str, web: str, environ: dict[str, str]) -> Pipeline:
+    rolling_batches(environ)  # a bad DEPLOY_SERIAL fails here, before anything runs
+    pipeline = Pipeline(f"make deploy ENV={env} WEB={web}")
+    pipeline.add("preflight", lambda: run_preflight(context(env), action="deploy"))
+    up = ["pulumi", "up", "--stack", env] + (["--yes"] if environ.get("AUTO_APPROVE") == "1" else [])
+    pipeline.add(
+        "pulumi up",
+        lambda: run(
+            up,
+            what="pulumi up",
+            fix="read Pulumi's error above; `make plan ENV=...` previews again",
+            cwd=PULUMI_DIR,
+        ),
+    )
+    pipeline.add("inventory from stack outputs", lambda: show_inventory(env))
+    pipeline.add(
+        "ansible-playbook site.yml (rolling)",
+        lambda: run(
+            playbook_command(env, web, "site.yml", environ),
+            what="ansible-playbook site.yml",
+            fix="the failed task is named above; hosts of later batches were not touched. "
+            f"Fix and re-run, or `make rollback ENV={env}`",
+            env=ansible_env(env),
+        ),
+    )
+    pipeline.add("verify (testinfra + HTTPS smoke test)", lambda: verify(env))
+    return pipeline
+
+
+def plan(env: str) -> Pipeline:
+    pipeline = Pipeline(f"make plan ENV={env}")
+    pipeline.add("preflight", lambda: run_preflight(context(env), action="plan"))
+    pipeline.add(
+        "pulumi preview",
+        lambda: run(
+            ["pulumi", "preview", "--stack", env, "--diff"],
+            what="pulumi preview",
+            fix="read Pulumi's error above",
+            cwd=PULUMI_DIR,
+        ),
+    )
+    return pipeline
+
+
+def check_destroy_confirmed(env: str, environ: dict[str, str]) -> None:
+    if env == "prod" and environ.get("CONFIRM_DESTROY") != "prod":
+        raise KitError(
+            "refusing to destroy prod without explicit confirmation; nothing was changed",
+            "run `make destroy ENV=prod CONFIRM_DESTROY=prod` if you really mean it (turn off "
+            "soc2kit:db_deletion_protection and `pulumi up` first, or RDS refuses; a final snapshot is kept)",
+        )
+
+
+def destroy(env: str, environ: dict[str, str]) -> Pipeline:
+    pipeline = Pipeline(f"make destroy ENV={env}")
+    pipeline.add("confirmation", lambda: check_destroy_confirmed(env, environ))
+    pipeline.add("preflight", lambda: run_preflight(context(env), action="destroy"))
+    down = ["pulumi", "destroy", "--stack", env] + (["--yes"] if environ.get("AUTO_APPROVE") == "1" else [])
+    pipeline.add(
+        "pulumi destroy",
+        lambda: run(down, what="pulumi destroy", fix="read Pulumi's error above", cwd=PULUMI_DIR),
+    )
+    return pipeline
+
+
+def rollback(env: str, web: str, environ: dict[str, str]) -> Pipeline:
+    pipeline = Pipeline(f"make rollback ENV={env}")
+    pipeline.add("preflight", lambda: run_preflight(context(env), action="rollback"))
+    pipeline.add("inventory from stack outputs", lambda: show_inventory(env))
+    pipeline.add(
+        "ansible-playbook rollback.yml",
+        lambda: run(
+            playbook_command(env, web, "rollback.yml", environ),
+            what="ansible-playbook rollback.yml",
+            fix="RELEASE=<name> picks a release under releases/; see the task error above",
+            env=ansible_env(env),
+        ),
+    )
+    return pipeline
+
+
+def verify_pipeline(env: str) -> Pipeline:
+    pipeline = Pipeline(f"verify ENV={env}")
+    pipeline.add("preflight", lambda: run_preflight(context(env), action="verify"))
+    pipeline.add("inventory from stack outputs", lambda: show_inventory(env))
+    pipeline.add("verify (testinfra + HTTPS smoke test)", lambda: verify(env))
+    return pipeline

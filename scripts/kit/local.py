@@ -1,0 +1,303 @@
+"""ENV=local: the molecule scenario of the chosen web server is the engine (WEB=nginx -> `default`,
+WEB=apache -> `apache`). Deploy = set-up + create + converge + verify, and the containers keep
+running (no destroy); `make destroy ENV=local` removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ANSIBLE_DIR, LOCAL_SCENARIOS, MOLECULE_DIR, ROOT, KitError
+from .smoke import smoke_test
+from .stages import Pipeline, run
+
+# What the scenarios publish on the loopback interface (never on other addresses).
+SITE_NAME = "app.soc2kit.test"
+HTTPS_PORT = 8443
+HTTP_PORT = 8080
+LOOPBACK = "127.0.0.1"
+# Where the site's CA certificate (the local ACME server's root) is written for clients.
+LOCAL_STATE_DIR = ROOT / ".cache" / "local"
+ADMIN_USER = "admin"
+ADMIN_EMAIL = "admin@soc2kit.test"
+# The django_app role's manage.py wrapper on the host (runs as the app user with the app's environment).
+MANAGE_COMMAND = "/usr/local/bin/django-app-manage"
+# Where the log collector container stores what the app host ships.
+COLLECTOR_LOG_DIR = "/var/log/remote"
+_RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    directory: Path
+    platforms: list[dict[str, Any]]
+
+    def container(self, group: str, fallback_index: int = 0) -> str:
+        """The container of the first platform in `group` (molecule platform groups), else by position."""
+        for platform in self.platforms:
+            if group in platform.get("groups", []):
+                return str(platform["name"])
+        if len(self.platforms) <= fallback_index:
+            raise KitError(
+                f"molecule scenario {self.name} has no platform for {group}",
+                f"check {self.directory}/molecule.yml",
+            )
+        return str(self.platforms[fallback_index]["name"])
+
+
+def scenario_for(web: str) -> Scenario:
+    name = LOCAL_SCENARIOS[web]
+    directory = MOLECULE_DIR / name
+    config_file = directory / "molecule.yml"
+    if not config_file.is_file():
+        raise KitError(
+            f"the molecule scenario {name!r} (WEB={web}) is missing: {config_file} does not exist",
+            "restore molecule/ from git",
+        )
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    return Scenario(name, directory, list(data.get("platforms") or []))
+
+
+def podman() -> str:
+    path = shutil.which("podman")
+    if path is None:
+        raise KitError("podman is not on PATH", "run `make setup` (Debian package podman)")
+    return path
+
+
+def molecule_env() -> dict[str, str]:
+    return {
+        "CONTAINERS_CONF": str(MOLECULE_DIR / "containers.conf"),
+        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+    }
+
+
+def check_local_tools() -> None:
+    missing = [
+        tool for tool in ("podman", "runc", "molecule", "ansible-playbook") if shutil.which(tool) is None
+    ]
+    if missing:
+        raise KitError(
+            f"{', '.join(missing)} not on PATH",
+            "run `make setup` (Debian packages and .venv) and use the make targets",
+        )
+
+
+def changes_in_recap(output: str) -> int:
+    """Total `changed=` of the PLAY RECAP lines (the last recap when there are several)."""
+    return sum(int(count) for _, count in _RECAP.findall(output))
+
+
+def converge(scenario: Scenario) -> None:
+    output = run(
+        ["molecule", "converge", "-s", scenario.name],
+        what=f"molecule converge (scenario {scenario.name})",
+        fix="the failed task is named above; fix it and run `make deploy ENV=local` again "
+        "(it resumes on the same containers)",
+        env=molecule_env(),
+        capture=True,
+    )
+    changed = changes_in_recap(output)
+    state = "no changes (already converged)" if changed == 0 else f"{changed} change(s) applied"
+    print(f"converge: {state}", file=sys.stderr)
+
+
+def site_ca_file(scenario: Scenario) -> Path:
+    """Saves the local ACME server's root (the CA of the site's certificate) for curl and browsers."""
+    acme = scenario.container("acme", fallback_index=0)
+    result = subprocess.run(  # noqa: S603
+        [
+            podman(),
+            "exec",
+            acme,
+            "curl",
+            "-fsS",
+            "--cacert",
+            "/etc/pebble/listener-ca.crt",
+            "https://localhost:15000/roots/0",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **molecule_env()},
+    )
+    if result.returncode != 0 or "BEGIN CERTIFICATE" not in result.stdout:
+        raise KitError(
+            f"cannot read the local ACME server's root certificate from container {acme}: "
+            + result.stderr.strip(),
+            f"check that pebble runs in {acme} (`podman exec {acme} systemctl status pebble`)",
+        )
+    path = LOCAL_STATE_DIR / scenario.name / "site-ca.pem"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(result.stdout, encoding="utf-8")
+    return path
+
+
+def verify(scenario: Scenario) -> None:
+    run(
+        ["molecule", "verify", "-s", scenario.name],
+        what=f"molecule verify (scenario {scenario.name})",
+        fix="the failed controls are listed above",
+        env=molecule_env(),
+    )
+    smoke_test(
+        SITE_NAME, HTTPS_PORT, http_port=HTTP_PORT, cafile=str(site_ca_file(scenario)), connect_to=LOOPBACK
+    )
+
+
+def ensure_admin_user(scenario: Scenario) -> str | None:
+    """Creates the admin user once with a generated password (returned, shown once); None if it exists."""
+    app = scenario.container("app_hosts")
+    exists = subprocess.run(  # noqa: S603
+        [
+            podman(),
+            "exec",
+            app,
+            MANAGE_COMMAND,
+            "shell",
+            "-c",
+            f"from django.contrib.auth import get_user_model; import sys; "
+            f"sys.exit(0 if get_user_model().objects.filter(username='{ADMIN_USER}').exists() else 3)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if exists.returncode == 0:
+        return None
+    if exists.returncode != 3:
+        raise KitError(
+            f"cannot run manage.py in container {app}: {exists.stderr.strip()[-500:]}",
+            f"check the app: `podman exec {app} systemctl status django-app`",
+        )
+    password = secrets.token_urlsafe(18)
+    # `podman exec -e NAME` copies NAME from our environment: the password never appears on a command line.
+    result = subprocess.run(  # noqa: S603
+        [
+            podman(),
+            "exec",
+            "-e",
+            "DJANGO_SUPERUSER_PASSWORD",
+            app,
+            MANAGE_COMMAND,
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            ADMIN_USER,
+            "--email",
+            ADMIN_EMAIL,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DJANGO_SUPERUSER_PASSWORD": password},
+    )
+    if result.returncode != 0:
+        raise KitError(
+            f"createsuperuser failed in container {app}: {result.stderr.strip()[-500:]}",
+            "see the error above",
+        )
+    return password
+
+
+def print_access(scenario: Scenario, password: str | None) -> None:
+    app = scenario.container("app_hosts")
+    collector = scenario.container("collector", fallback_index=len(scenario.platforms) - 1)
+    ca = LOCAL_STATE_DIR / scenario.name / "site-ca.pem"
+    url = f"https://{SITE_NAME}:{HTTPS_PORT}/"
+    login = (
+        f"user {ADMIN_USER}, password {password}  (shown once; it is not stored anywhere)"
+        if password
+        else f"user {ADMIN_USER} exists; to set a new password: "
+        f"podman exec -it {app} {MANAGE_COMMAND} changepassword {ADMIN_USER}"
+    )
+    print(
+        f"""
+The local stack is running (scenario {scenario.name}, containers keep running).
+  URL:       {url}  (published on {LOOPBACK} only)
+             curl --resolve {SITE_NAME}:{HTTPS_PORT}:{LOOPBACK} --cacert {ca} {url}readyz
+             or add "{LOOPBACK} {SITE_NAME}" to /etc/hosts and trust {ca} in the browser
+  Log in:    {url}admin/  {login}
+  Logs:      on the collector: podman exec {collector} ls -R {COLLECTOR_LOG_DIR}
+  Tear down: make destroy ENV=local
+""",
+        flush=True,
+    )
+
+
+def deploy(web: str) -> Pipeline:
+    pipeline = Pipeline(f"make deploy ENV=local WEB={web}")
+    holder: dict[str, Any] = {}
+    pipeline.add(
+        "set-up (Debian packages, .venv)",
+        lambda: run([str(ROOT / "scripts" / "bootstrap.sh")], what="set-up", fix="see above"),
+    )
+    pipeline.add(
+        "test-host image",
+        lambda: run(
+            [str(ROOT / "scripts" / "build-test-image.sh")],
+            what="image build",
+            fix="see above (needs root and Debian's mirror)",
+        ),
+    )
+
+    def preflight() -> None:
+        check_local_tools()
+        holder["scenario"] = scenario_for(web)
+
+    pipeline.add("preflight", preflight)
+    pipeline.add("converge (molecule create + converge)", lambda: converge(holder["scenario"]))
+    pipeline.add("verify (testinfra + HTTPS smoke test)", lambda: verify(holder["scenario"]))
+    pipeline.add("admin user", lambda: holder.__setitem__("password", ensure_admin_user(holder["scenario"])))
+    pipeline.add("access details", lambda: print_access(holder["scenario"], holder.get("password")))
+    return pipeline
+
+
+def destroy(web: str) -> Pipeline:
+    pipeline = Pipeline("make destroy ENV=local")
+    for other_web, name in LOCAL_SCENARIOS.items():
+        if (MOLECULE_DIR / name / "molecule.yml").is_file() or other_web == web:
+            pipeline.add(
+                f"molecule destroy -s {name}",
+                lambda name=name: run(
+                    ["molecule", "destroy", "-s", name],
+                    what=f"molecule destroy -s {name}",
+                    fix="see above",
+                    env=molecule_env(),
+                ),
+            )
+    return pipeline
+
+
+def rollback(web: str, environ: dict[str, str]) -> Pipeline:
+    pipeline = Pipeline(f"make rollback ENV=local WEB={web}")
+    command = [
+        "ansible-playbook",
+        "-i",
+        str(ANSIBLE_DIR / "inventories" / "local"),
+        str(ANSIBLE_DIR / "rollback.yml"),
+    ]
+    if environ.get("RELEASE"):
+        command += ["-e", f"django_app_rollback_to={environ['RELEASE']}"]
+    pipeline.add(
+        "ansible-playbook rollback.yml",
+        lambda: run(command, what="rollback", fix="see above", env=molecule_env()),
+    )
+    return pipeline
+
+
+def verify_pipeline(web: str) -> Pipeline:
+    pipeline = Pipeline(f"verify ENV=local WEB={web}")
+    pipeline.add("verify (testinfra + HTTPS smoke test)", lambda: verify(scenario_for(web)))
+    return pipeline

@@ -1,0 +1,356 @@
+"""Preflight for the AWS environments: every check runs before anything is changed.
+
+Each check returns None when it passes, or a Problem naming what is missing and how to fix it. All
+checks run (a user fixes everything in one go); preflight fails if any of them failed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from . import ANSIBLE_DIR, PULUMI_DIR, KitError
+
+# The account id only serves to default key_admin_arns while validating when STS failed; that
+# failure already fails preflight, so the placeholder never reaches Pulumi.
+_PLACEHOLDER_ACCOUNT = "000000000000"
+_PLACEHOLDER_NAMES = ("example.com", "example.org", "example.net", "changeme")
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.what}\n      fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Context:
+    env: str
+    environ: Mapping[str, str]
+    pulumi_dir: Path = PULUMI_DIR
+    ansible_dir: Path = ANSIBLE_DIR
+
+    @property
+    def path(self) -> str:
+        return self.environ.get("PATH", "")
+
+    @property
+    def profile(self) -> str | None:
+        return self.environ.get("AWS_PROFILE") or stack_file_config(self).get("aws:profile") or None
+
+
+def which(ctx: Context, tool: str) -> str | None:
+    return shutil.which(tool, path=ctx.path)
+
+
+def stack_file_config(ctx: Context) -> dict[str, Any]:
+    """The `config:` map of pulumi/Pulumi.<ENV>.yaml ({} when the file is missing or unreadable)."""
+    try:
+        data = yaml.safe_load((ctx.pulumi_dir / f"Pulumi.{ctx.env}.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    config = data.get("config") if isinstance(data, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def check_pulumi_cli(ctx: Context) -> Problem | None:
+    if which(ctx, "pulumi"):
+        return None
+    return Problem(
+        "pulumi CLI",
+        "the `pulumi` command is not on PATH; `make deploy`, `make plan` and `make destroy` drive the "
+        "stack with it",
+        "install the Pulumi CLI (https://www.pulumi.com/docs/install/, e.g. "
+        "`curl -fsSL https://get.pulumi.com | sh`), "
+        "put ~/.pulumi/bin on PATH, and log in to your state backend (`pulumi login`)",
+    )
+
+
+def check_pulumi_login(ctx: Context) -> Problem | None:
+    pulumi = which(ctx, "pulumi")
+    if pulumi is None:
+        return None  # reported by check_pulumi_cli
+    result = subprocess.run(  # noqa: S603
+        [pulumi, "whoami", "--non-interactive"],
+        cwd=ctx.pulumi_dir,
+        env=dict(ctx.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0:
+        return None
+    return Problem(
+        "pulumi backend",
+        f"`pulumi whoami` failed: {result.stderr.strip() or result.stdout.strip()}",
+        "log in to the backend that holds the stack state: `pulumi login` (Pulumi Cloud), "
+        "`pulumi login s3://<bucket>` (self-managed, encrypted bucket) or `pulumi login --local`",
+    )
+
+
+def check_ansible(ctx: Context) -> Problem | None:
+    missing = [
+        tool for tool in ("ansible-playbook", "ansible-inventory", "ansible-galaxy") if not which(ctx, tool)
+    ]
+    if missing:
+        return Problem(
+            "ansible",
+            f"{', '.join(missing)} not on PATH",
+            "run `make setup` (installs the pinned ansible into .venv) and use the make targets, "
+            "which put .venv/bin on PATH",
+        )
+    return None
+
+
+def required_collections(ansible_dir: Path) -> list[str]:
+    data = yaml.safe_load((ansible_dir / "requirements.yml").read_text(encoding="utf-8")) or {}
+    return [entry["name"] if isinstance(entry, dict) else str(entry) for entry in data.get("collections", [])]
+
+
+def check_collections(ctx: Context) -> Problem | None:
+    galaxy = which(ctx, "ansible-galaxy")
+    if galaxy is None:
+        return None  # reported by check_ansible
+    try:
+        wanted = required_collections(ctx.ansible_dir)
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        return Problem(
+            "ansible collections",
+            f"cannot read ansible/requirements.yml: {error}",
+            "restore the file from git",
+        )
+    result = subprocess.run(  # noqa: S603
+        [galaxy, "collection", "list", "--format", "json"],
+        cwd=ctx.ansible_dir,
+        env={**ctx.environ, "ANSIBLE_CONFIG": str(ctx.ansible_dir / "ansible.cfg")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    installed: set[str] = set()
+    try:
+        for collections in json.loads(result.stdout or "{}").values():
+            installed.update(collections)
+    except (json.JSONDecodeError, AttributeError):
+        return Problem(
+            "ansible collections",
+            f"`ansible-galaxy collection list` failed (status {result.returncode}): {result.stderr.strip()}",
+            "run `make setup`",
+        )
+    missing = [name for name in wanted if name not in installed]
+    if not missing:
+        return None
+    return Problem(
+        "ansible collections",
+        f"missing: {', '.join(missing)}",
+        "run `make setup` (the pinned ansible package bundles them) or "
+        "`ansible-galaxy collection install -r ansible/requirements.yml`",
+    )
+
+
+def check_ssm_plugin(ctx: Context) -> Problem | None:
+    """Hosts without SSH (no ssh_admin_cidr in the stack) are reached through SSM: it needs AWS's plugin."""
+    if stack_file_config(ctx).get("soc2kit:ssh_admin_cidr"):
+        return None
+    if which(ctx, "session-manager-plugin"):
+        return None
+    return Problem(
+        "session-manager-plugin",
+        f"stack {ctx.env} sets no soc2kit:ssh_admin_cidr, so Ansible reaches the hosts through AWS SSM, "
+        "and the `session-manager-plugin` command is not on PATH",
+        "install AWS's Session Manager plugin (https://docs.aws.amazon.com/systems-manager/latest/userguide/"
+        "session-manager-working-with-install-plugin.html), "
+        "or set soc2kit:ssh_admin_cidr to reach the hosts by SSH",
+    )
+
+
+def aws_caller_identity(
+    ctx: Context, session_factory: Callable[..., Any] | None = None
+) -> tuple[str | None, Problem | None]:
+    """The account id of the credentials Pulumi will use (AWS_PROFILE or aws:profile), or the problem."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+    profile = ctx.profile
+    region = str(stack_file_config(ctx).get("aws:region") or ctx.environ.get("AWS_REGION") or "us-east-1")
+    shown = f"profile {profile!r}" if profile else "the default credential chain (no AWS_PROFILE)"
+    login_fix = (
+        f"configure credentials for {shown}: `aws configure sso --profile NAME`, "
+        "then `aws sso login --profile NAME` "
+        "and run with AWS_PROFILE=NAME (or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    )
+    factory = session_factory or boto3.session.Session
+    try:
+        session = factory(profile_name=profile) if profile else factory()
+        identity = session.client("sts", region_name=region).get_caller_identity()
+    except ProfileNotFound:
+        return None, Problem("AWS credentials", f"AWS profile {profile!r} is not configured", login_fix)
+    except NoCredentialsError:
+        return None, Problem("AWS credentials", f"no AWS credentials found for {shown}", login_fix)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "unknown")
+        return None, Problem("AWS credentials", f"AWS refused the credentials of {shown} ({code})", login_fix)
+    except BotoCoreError as error:
+        return None, Problem(
+            "AWS credentials", f"cannot check the credentials of {shown}: {error}", login_fix
+        )
+    return str(identity["Account"]), None
+
+
+def _load_config_module(pulumi_dir: Path) -> ModuleType:
+    """Imports pulumi/config.py (the program's own validator) without making pulumi/ a package."""
+    spec = importlib.util.spec_from_file_location("soc2kit_stack_config", pulumi_dir / "config.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {pulumi_dir / 'config.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _as_config_string(value: Any) -> str:
+    """What `pulumi.Config.get` returns for a stack-file value: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def check_stack_config(ctx: Context, account_id: str | None) -> Problem | None:
+    """The stack file exists and pulumi/config.py accepts it (the same validation `pulumi up` runs first)."""
+    stack_file = ctx.pulumi_dir / f"Pulumi.{ctx.env}.yaml"
+    shown = stack_file.relative_to(ctx.pulumi_dir.parent)
+    fix = f"edit {shown} (or `pulumi config set --stack {ctx.env} soc2kit:KEY VALUE`)"
+    if not stack_file.is_file():
+        return Problem(
+            "stack config",
+            f"{stack_file} does not exist",
+            f"create the stack: `pulumi stack init {ctx.env}` in pulumi/, then {fix}",
+        )
+    try:
+        data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+        project = (yaml.safe_load((ctx.pulumi_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}).get(
+            "name", ""
+        )
+    except (OSError, yaml.YAMLError) as error:
+        return Problem("stack config", f"cannot read the stack files: {error}", fix)
+    config = data.get("config", {}) if isinstance(data, dict) else {}
+    try:
+        module = _load_config_module(ctx.pulumi_dir)
+    except Exception as error:  # any import failure of the program's module is reported, not raised
+        return Problem(
+            "stack config",
+            f"cannot import pulumi/config.py: {error}",
+            "run `make setup`; check pulumi/config.py",
+        )
+    namespace = f"{module.NAMESPACE}:"
+    raw = {
+        key[len(namespace) :]: _as_config_string(value)
+        for key, value in config.items()
+        if key.startswith(namespace)
+    }
+    region = config.get("aws:region")
+    try:
+        module.parse_config(
+            raw,
+            project=project,
+            stack=ctx.env,
+            region=str(region) if region is not None else None,
+            account_id=account_id or _PLACEHOLDER_ACCOUNT,
+        )
+    except module.ConfigError as error:
+        return Problem("stack config", str(error), fix)
+    return None
+
+
+def check_site_settings(ctx: Context) -> Problem | None:
+    """The public names and certificate contact are set for this ENV (certbot and the smoke test use them)."""
+    path = ctx.ansible_dir / "inventories" / ctx.env / "group_vars" / "app_hosts" / "site.yml"
+    fix = (
+        f"edit {path.relative_to(ctx.ansible_dir.parent)}: soc2kit_public_hostnames and soc2kit_contact_email"
+    )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        return Problem("site settings", f"cannot read {path}: {error}", fix)
+    names = data.get("soc2kit_public_hostnames")
+    email = data.get("soc2kit_contact_email")
+    problems = []
+    if (
+        not isinstance(names, list)
+        or not names
+        or any(not isinstance(n, str) or n.endswith(_PLACEHOLDER_NAMES) for n in names)
+    ):
+        problems.append("soc2kit_public_hostnames must list your site's DNS names (not example.com)")
+    if not isinstance(email, str) or "@" not in email or email.split("@")[-1].endswith(_PLACEHOLDER_NAMES):
+        problems.append(
+            "soc2kit_contact_email must be a real address for the certificate authority's notices"
+        )
+    return Problem("site settings", "; ".join(problems), fix) if problems else None
+
+
+def check_confirmation_possible(ctx: Context, interactive: bool) -> Problem | None:
+    if ctx.environ.get("AUTO_APPROVE") == "1" or interactive:
+        return None
+    return Problem(
+        "confirmation",
+        "no terminal to confirm Pulumi's preview and AUTO_APPROVE is not 1",
+        "run from a terminal to review the preview, or set AUTO_APPROVE=1 to apply without asking",
+    )
+
+
+def run_preflight(
+    ctx: Context,
+    *,
+    action: str,
+    interactive: bool | None = None,
+    session_factory: Callable[..., Any] | None = None,
+    out: Any = None,
+) -> str | None:
+    """Runs the checks `action` needs; returns the AWS account id, or raises KitError listing all problems."""
+    out = out or sys.stderr
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    problems: list[Problem | None] = (
+        [check_pulumi_cli(ctx)] if action in ("deploy", "plan", "destroy") else []
+    )
+    if action in ("deploy", "rollback", "verify"):
+        problems += [check_ansible(ctx), check_collections(ctx), check_ssm_plugin(ctx)]
+    if action in ("deploy", "verify"):
+        problems.append(check_site_settings(ctx))
+    account_id, credentials_problem = aws_caller_identity(ctx, session_factory)
+    problems.append(credentials_problem)
+    if action in ("deploy", "plan"):
+        problems.append(check_stack_config(ctx, account_id))
+    if action in ("deploy", "plan", "destroy"):
+        problems.append(check_pulumi_login(ctx))
+    if action in ("deploy", "destroy"):
+        problems.append(check_confirmation_possible(ctx, interactive))
+    found = [p for p in problems if p is not None]
+    if found:
+        raise KitError(
+            f"preflight for `make {action} ENV={ctx.env}` found {len(found)} problem(s); "
+            "nothing was changed:\n  " + "\n  ".join(str(p) for p in found),
+            "fix the problems above and run the same command again",
+        )
+    print(f"preflight: ok (AWS account {account_id}, profile {ctx.profile or 'default'})", file=out)
+    return account_id
+
+
+def context(env: str) -> Context:
+    return Context(env=env, environ=dict(os.environ))

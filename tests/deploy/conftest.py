@@ -1,0 +1,103 @@
+"""Shared fixtures of the deploy tests: recorded stack outputs, a PATH of recording fake commands, and an
+environment without any AWS credentials (and no instance-metadata lookups, so nothing leaves the machine)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+VENV_BIN = ROOT / ".venv" / "bin"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+RECORDER = """#!/bin/sh
+# Fake {name}: records its arguments; FAKE_{var} sets its exit status, FAKE_{var}_OUT a file it prints.
+printf '%s %s\\n' "{name}" "$*" >> "{log}"
+if [ -n "${{FAKE_{var}_OUT:-}}" ]; then cat "$FAKE_{var}_OUT"; fi
+exit "${{FAKE_{var}:-0}}"
+"""
+
+
+def load_inventory_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "pulumi_inventory", ROOT / "ansible" / "inventory" / "pulumi_inventory.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def inventory_script() -> ModuleType:
+    return load_inventory_script()
+
+
+class FakeBin:
+    """A directory of fake commands that record every call to one log file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.log = directory / "calls.log"
+        self.log.write_text("")
+
+    def add(self, *names: str) -> FakeBin:
+        for name in names:
+            script = self.directory / name
+            script.write_text(RECORDER.format(name=name, var=name.upper().replace("-", "_"), log=self.log))
+            script.chmod(0o755)
+        return self
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
+@pytest.fixture
+def fakebin(tmp_path: Path) -> FakeBin:
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    return FakeBin(directory)
+
+
+def no_credentials_env(tmp_path: Path, path: str) -> dict[str, str]:
+    """A clean environment: no AWS credentials anywhere, IMDS lookups off, only `path` on PATH."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PULUMI_", "KIT_"))}
+    env.update(
+        {
+            "PATH": path,
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "HOME": str(tmp_path),
+        }
+    )
+    env.pop("AUTO_APPROVE", None)
+    env.pop("CONFIRM_DESTROY", None)
+    return env
+
+
+@pytest.fixture
+def clean_aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same clean environment applied to this process (for in-process preflight calls)."""
+    for key, value in no_credentials_env(tmp_path, os.environ.get("PATH", "")).items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith(
+            ("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION", "AWS_PROFILE", "AWS_ROLE", "AWS_WEB_IDENTITY")
+        ):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def fake_aws_credentials(clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials that only moto accepts (moto's documented test values)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")

@@ -1,0 +1,229 @@
+"""The Ansible inventory built from recorded `pulumi stack output --json --show-secrets=false` files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from .conftest import FIXTURES, ROOT, VENV_BIN
+
+INVENTORY_SCRIPT = ROOT / "ansible" / "inventory" / "pulumi_inventory.py"
+LEAKED_VALUES = ("dj4ng0-S3cr3t-v4lue-that-must-never-leak", "Hunter2-must-never-leak")
+
+
+def outputs(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def run_script(
+    fixture: str, *args: str, stack: str | None = "prod", script: Path = INVENTORY_SCRIPT, **extra: str
+):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KIT_")}
+    env["KIT_PULUMI_OUTPUTS_FILE"] = str(FIXTURES / fixture)
+    if stack:
+        env["KIT_PULUMI_STACK"] = stack
+    env.update(extra)
+    return subprocess.run(
+        [str(script), *(args or ("--list",))], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def ansible_inventory(env_name: str, fixture: str) -> subprocess.CompletedProcess[str]:
+    """As `make deploy` does: Ansible reads inventories/<ENV>/ (script, group_vars), kit settings."""
+    from kit.aws import ansible_env
+
+    env = {**os.environ, **ansible_env(env_name), "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / fixture)}
+    return subprocess.run(
+        [
+            str(VENV_BIN / "ansible-inventory"),
+            "-i",
+            str(ROOT / "ansible" / "inventories" / env_name),
+            "--list",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_two_hosts_behind_ssm_get_instance_ids_and_bucket(inventory_script: ModuleType) -> None:
+    inventory = inventory_script.build_inventory(outputs("outputs-good-two-hosts-ssm.json"), "prod")
+    assert inventory["app_hosts"]["hosts"] == ["soc2kit-prod-app-1", "soc2kit-prod-app-2"]
+    second = inventory["_meta"]["hostvars"]["soc2kit-prod-app-2"]
+    assert second["ansible_connection"] == "amazon.aws.aws_ssm"
+    assert second["ansible_aws_ssm_instance_id"] == "i-0f1e2d3c4b5a69788"
+    assert second["ansible_aws_ssm_region"] == "eu-west-1"
+    assert second["ansible_aws_ssm_bucket_name"] == "soc2kit-prod-ssm-transfer-123456789012"
+    assert second["soc2kit_private_ip"] == "10.42.1.12"
+    assert second["soc2kit_host_index"] == 1
+    assert "ansible_host" not in second
+
+
+def test_group_vars_carry_database_secrets_keys_logs_and_region(inventory_script: ModuleType) -> None:
+    group = inventory_script.build_inventory(outputs("outputs-good-two-hosts-ssm.json"), "prod")["app_hosts"][
+        "vars"
+    ]
+    assert group["soc2kit_aws_region"] == "eu-west-1"
+    assert group["soc2kit_db_endpoint"] == "soc2kit-prod-db.c1a2b3c4d5e6.eu-west-1.rds.amazonaws.com"
+    assert group["soc2kit_db_port"] == 5432
+    assert group["soc2kit_db_name"] == "app"
+    assert set(group["soc2kit_secret_arns"]) == {
+        "django_secret_key",
+        "field_encryption_key",
+        "db_app_credentials",
+    }
+    assert group["soc2kit_secret_arns"]["django_secret_key"].startswith(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+    )
+    assert group["soc2kit_kms_key_arns"]["field_encryption"].endswith(
+        "key/22222222-3333-4444-5555-666666666666"
+    )
+    assert group["soc2kit_kms_key_aliases"]["logs"] == "alias/soc2kit-prod-logs"
+    assert group["soc2kit_log_group_names"] == {
+        "app": "/soc2kit/prod/app",
+        "audit": "/soc2kit/prod/audit",
+        "system": "/soc2kit/prod/system",
+        "web": "/soc2kit/prod/web",
+    }
+    assert group["soc2kit_acme_route53_zone_id"] == "Z0123456789ABCDEFGHIJ"
+    assert group["soc2kit_connection"] == "ssm"
+    assert group["soc2kit_host_count"] == 2
+
+
+def test_one_host_with_admin_cidr_is_reached_by_ssh_on_its_public_address(
+    inventory_script: ModuleType,
+) -> None:
+    inventory = inventory_script.build_inventory(outputs("outputs-good-one-host-ssh.json"), "dev")
+    host = inventory["_meta"]["hostvars"]["soc2kit-dev-app-1"]
+    assert host["ansible_connection"] == "ssh"
+    assert host["ansible_host"] == "54.170.20.21"
+    assert host["ansible_user"] == "admin"
+    assert not any(key.startswith("ansible_aws_ssm") for key in host)
+    assert inventory["app_hosts"]["vars"]["soc2kit_connection"] == "ssh"
+
+
+def test_ssh_without_public_addresses_goes_to_private_ones(inventory_script: ModuleType) -> None:
+    data = outputs("outputs-good-one-host-ssh.json")
+    del data["app_host_public_ips"]
+    host = inventory_script.build_inventory(data, "dev")["_meta"]["hostvars"]["soc2kit-dev-app-1"]
+    assert host["ansible_host"] == "10.40.0.11"
+
+
+def test_connection_override_ssm_requires_the_transfer_bucket(inventory_script: ModuleType) -> None:
+    data = outputs("outputs-good-one-host-ssh.json")
+    with pytest.raises(inventory_script.InventoryError, match="'ssm_bucket_name': missing"):
+        inventory_script.build_inventory(data, "dev", connection="ssm")
+
+
+def test_only_known_outputs_pass_through(inventory_script: ModuleType) -> None:
+    data = outputs("outputs-good-two-hosts-ssm.json")
+    data["db_master_password"] = "Hunter2-must-never-leak"
+    text = json.dumps(inventory_script.build_inventory(data, "prod"))
+    assert "Hunter2" not in text
+    assert "db_master_password" not in text
+
+
+def test_script_prints_the_inventory_for_ansible() -> None:
+    result = run_script("outputs-good-two-hosts-ssm.json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["app_hosts"]["hosts"] == ["soc2kit-prod-app-1", "soc2kit-prod-app-2"]
+    one = run_script("outputs-good-two-hosts-ssm.json", "--host", "soc2kit-prod-app-1")
+    assert json.loads(one.stdout)["soc2kit_instance_id"] == "i-0a1b2c3d4e5f60718"
+
+
+def test_stack_comes_from_the_inventory_directory_it_is_linked_into() -> None:
+    result = run_script(
+        "outputs-good-one-host-ssh.json",
+        stack=None,
+        script=ROOT / "ansible" / "inventories" / "dev" / "pulumi_inventory.py",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["app_hosts"]["vars"]["soc2kit_stack"] == "dev"
+
+
+def test_unknown_stack_is_refused_listing_the_stacks() -> None:
+    result = run_script("outputs-good-one-host-ssh.json", stack="qa")
+    assert result.returncode == 1
+    assert "unknown stack 'qa'" in result.stderr
+    assert "dev, staging, prod" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("outputs-malformed.json", "not valid JSON (line 2"),
+        ("outputs-empty.json", "stack 'prod' has no outputs"),
+        ("outputs-missing-keys.json", "stack output 'db_endpoint': missing (required)"),
+        ("outputs-missing-keys.json", "stack output 'log_group_names.audit': missing (required)"),
+        ("outputs-missing-keys.json", "stack output 'region': missing (required)"),
+        ("outputs-secret-placeholder.json", "stack output 'secret_arns': is a secret output"),
+        (
+            "outputs-secret-value-as-arn.json",
+            "stack output 'secret_arns.django_secret_key': must be a Secrets Manager secret ARN",
+        ),
+    ],
+)
+def test_bad_outputs_fail_naming_the_key(fixture: str, expected: str) -> None:
+    result = run_script(fixture)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert expected in result.stderr
+
+
+def test_secret_values_never_appear_in_output_or_errors() -> None:
+    result = run_script("outputs-secret-value-as-arn.json")
+    assert result.returncode == 1
+    for value in LEAKED_VALUES:
+        assert value not in result.stdout + result.stderr
+
+
+def test_wrong_shapes_are_named(inventory_script: ModuleType) -> None:
+    data = outputs("outputs-good-two-hosts-ssm.json")
+    data["app_host_ids"] = ["i-0a1b2c3d4e5f60718", "not-an-instance"]
+    data["app_host_private_ips"] = ["10.42.0.11"]
+    data["db_port"] = 70000
+    data["kms_key_arns"]["logs"] = "arn:aws:kms:eu-west-1:123456789012:alias/soc2kit-prod-logs"
+    del data["acme_route53_zone_id"]
+    with pytest.raises(inventory_script.InventoryError) as raised:
+        inventory_script.build_inventory(data, "prod")
+    message = str(raised.value)
+    for key in (
+        "app_host_ids[1]",
+        "app_host_private_ips",
+        "db_port",
+        "kms_key_arns.logs",
+        "acme_route53_zone_id",
+    ):
+        assert f"stack output '{key}'" in message
+
+
+def test_missing_connection_output_is_named(inventory_script: ModuleType) -> None:
+    data = outputs("outputs-good-one-host-ssh.json")
+    del data["ssh_admin_cidr"]
+    with pytest.raises(inventory_script.InventoryError, match="'ssh_admin_cidr': missing"):
+        inventory_script.build_inventory(data, "dev")
+    assert inventory_script.build_inventory(data, "dev", connection="ssh")["app_hosts"]["hosts"] == [
+        "soc2kit-dev-app-1"
+    ]
+
+
+def test_ansible_reads_the_inventory_with_this_envs_group_vars() -> None:
+    result = ansible_inventory("prod", "outputs-good-two-hosts-ssm.json")
+    assert result.returncode == 0, result.stderr
+    host = json.loads(result.stdout)["_meta"]["hostvars"]["soc2kit-prod-app-1"]
+    assert host["django_app_secrets_mode"] == "aws"
+    assert host["log_shipping_transport"] == "cloudwatch"
+    assert host["soc2kit_public_hostnames"] == ["prod.example.com"]
+    assert host["ansible_connection"] == "amazon.aws.aws_ssm"
+
+
+def test_ansible_fails_instead_of_running_with_no_hosts() -> None:
+    result = ansible_inventory("prod", "outputs-missing-keys.json")
+    assert result.returncode != 0
+    assert "stack output 'db_endpoint': missing" in result.stderr
