@@ -1,14 +1,16 @@
 """Authentication events into the audit trail (and lockouts into an alert)."""
 
+from datetime import timedelta
 from typing import Any
 
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from soc2kit.observability.alerts import raise_alert
 
-from .models import Action, Outcome
+from .models import Action, AuditEvent, Outcome
 from .recorder import record
 
 
@@ -44,6 +46,15 @@ def audit_lockout(
     sender: Any, request: Any, username: Any = None, ip_address: Any = None, **kwargs: Any
 ) -> None:
     event = record(request, Action.LOCKOUT, Outcome.DENIED, username=str(username or "")[:150])
+    # axes signals again on every attempt during the lockout; alert once per lockout period.
+    earlier = AuditEvent.objects.filter(
+        action=Action.LOCKOUT,
+        client_ip=event.client_ip,
+        id__lt=event.id,
+        timestamp__gte=event.timestamp - (settings.AXES_COOLOFF_TIME or timedelta(days=1)),
+    )
+    if earlier.exists():
+        return
     raise_alert(
         "lockout",
         f"login locked out for client {event.client_ip} after repeated failures (audit entry {event.id})",

@@ -30,14 +30,15 @@ _TEXT_PATTERNS = [
     re.compile(
         r"(?i)\b((?:http_)?(?:authorization|proxy[_-]authorization|cookie|set[_-]cookie|x[_-]api[_-]key)\b['\"]?\s*[:=]\s*)['\"]?[^\n'\"]+"
     ),
-    re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)\b((?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}"),
     # key=value / "key": "value" pairs whose key is sensitive
     re.compile(
         r"(?i)([\"']?\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|csrf\w*|sessionid|national[_-]?id|email)"
-        r"[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}\]]+)"
+        r"[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;}\]]+)"
     ),
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail addresses
-    re.compile(r"\b(?:\d[ -]?){8,}\d\b"),  # 9+ digit runs: national id, card and account numbers
+    # 9+ digits, maybe grouped by spaces/dashes: national id, card and account numbers (not timestamps)
+    re.compile(r"\b(?:\d[ -]?){8,}\d\b(?![:.]\d)"),
     re.compile(r"\b[A-Z]{1,3}\d{6,}[A-Z]?\b"),  # letter-prefixed id numbers (passport, NINO style)
     re.compile(r"\bpostgres(?:ql)?://[^\s'\"]+"),  # connection strings carry passwords
 ]

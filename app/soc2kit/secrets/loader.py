@@ -135,7 +135,9 @@ class SecretSource:
 
     def require_json(self, name: str, keys: tuple[str, ...]) -> dict[str, Any]:
         """A JSON secret (e.g. the RDS-managed {"username", "password"} secret) with ``keys`` present."""
-        raw = self.require(name)
+        raw = self.get(name)
+        if raw is None:
+            raise ImproperlyConfigured(f"Missing secret {name}: set {self.describe(name)}.")
         try:
             data = json.loads(raw)
         except ValueError as exc:
