@@ -1,0 +1,1 @@
+"""One ComponentResource per concern; each takes the validated StackConfig, never raw config."""

@@ -1,0 +1,118 @@
+"""Secrets Manager entries the app reads at start-up; only the app hosts' role may read them.
+
+Values are generated here (pulumi-random) and stored as Pulumi secrets; they are never exported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi_aws as aws
+import pulumi_random as random
+from config import StackConfig
+
+import pulumi
+from components.keys import FIELD_ENCRYPTION_CONTEXT_KEY
+
+SECRET_NAMES = ("django_secret_key", "field_encryption_key", "db_app_credentials")
+DESCRIPTIONS = {
+    "django_secret_key": "Django SECRET_KEY (signing sessions, CSRF, password reset tokens)",
+    "field_encryption_key": "Field encryption: data-key material, wrapped by the field-encryption KMS key",
+    "db_app_credentials": "The app's own PostgreSQL login (not the admin), created by Ansible",
+}
+
+
+class AppSecrets(pulumi.ComponentResource):
+    secrets: dict[str, aws.secretsmanager.Secret]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        *,
+        secrets_key_arn: pulumi.Input[str],
+        field_encryption_key_arn: pulumi.Input[str],
+        host_role_arn: pulumi.Input[str],
+        db_endpoint: pulumi.Input[str],
+        db_port: pulumi.Input[int],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("soc2kit:index:AppSecrets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        django_key = random.RandomPassword(f"{name}-django-secret-key", length=64, special=True, opts=child)
+        field_key = random.RandomBytes(f"{name}-field-encryption-key", length=32, opts=child)
+        db_password = random.RandomPassword(
+            f"{name}-db-app-password", length=40, special=True, override_special="-_.~!#%^*+=", opts=child
+        )
+        values: dict[str, pulumi.Output[str]] = {
+            "django_secret_key": pulumi.Output.json_dumps({"DJANGO_SECRET_KEY": django_key.result}),
+            "field_encryption_key": pulumi.Output.json_dumps(
+                {
+                    "kek_key_arn": field_encryption_key_arn,
+                    "encryption_context": {FIELD_ENCRYPTION_CONTEXT_KEY: cfg.app_name},
+                    "keys": [{"id": 1, "material_b64": field_key.base64}],
+                }
+            ),
+            "db_app_credentials": pulumi.Output.json_dumps(
+                {
+                    "engine": "postgres",
+                    "host": db_endpoint,
+                    "port": db_port,
+                    "dbname": cfg.db_name,
+                    "username": cfg.db_app_username,
+                    "password": db_password.result,
+                    "sslmode": "verify-full",
+                }
+            ),
+        }
+        readers: list[Any] = [host_role_arn, *cfg.secret_reader_arns]
+        self.secrets = {}
+        for secret_name in SECRET_NAMES:
+            secret = aws.secretsmanager.Secret(
+                f"{name}-{secret_name}",
+                name=f"{cfg.secret_name_prefix}/{secret_name}",
+                description=DESCRIPTIONS[secret_name],
+                kms_key_id=secrets_key_arn,
+                recovery_window_in_days=cfg.secret_recovery_window_days,
+                tags=cfg.tags,
+                opts=child,
+            )
+            # Already secret (pulumi-random marks its results), stated again so a refactor cannot lose it.
+            secret_value: pulumi.Input[str] = values[secret_name]
+            aws.secretsmanager.SecretVersion(
+                f"{name}-{secret_name}-value",
+                secret_id=secret.id,
+                secret_string=pulumi.Output.secret(secret_value),
+                opts=child,
+            )
+            aws.secretsmanager.SecretPolicy(
+                f"{name}-{secret_name}-policy",
+                secret_arn=secret.arn,
+                block_public_policy=True,
+                policy=pulumi.Output.json_dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "AppHostsRead",
+                                "Effect": "Allow",
+                                "Principal": {"AWS": host_role_arn},
+                                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                                "Resource": "*",
+                            },
+                            {
+                                "Sid": "NobodyElseReads",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "secretsmanager:GetSecretValue",
+                                "Resource": "*",
+                                "Condition": {"StringNotEquals": {"aws:PrincipalArn": readers}},
+                            },
+                        ],
+                    }
+                ),
+                opts=child,
+            )
+            self.secrets[secret_name] = secret
+        self.register_outputs({"secret_arns": {n: s.arn for n, s in self.secrets.items()}})

@@ -1,0 +1,201 @@
+"""Customer-managed KMS keys, one per purpose, each with an explicit least-privilege key policy.
+
+Administrators may manage the keys but not use them; AWS services may use a key only on behalf of
+this account and only through that service (kms:ViaService); the app hosts' role may use the
+field-encryption key directly, only with the app's encryption context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi_aws as aws
+from config import StackConfig
+
+import pulumi
+from components.aws_context import AwsContext
+
+PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption")
+DELETION_WINDOW_DAYS = 30
+ROTATION_PERIOD_DAYS = 365
+
+ADMIN_ACTIONS = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+]
+SERVICE_USE_ACTIONS = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+]
+# The encryption context every field-encryption call must carry (the app passes {"app": app_name}).
+FIELD_ENCRYPTION_CONTEXT_KEY = "app"
+
+
+def _via_service_statements(sid: str, ctx: AwsContext, service: str) -> list[dict[str, Any]]:
+    """Let principals of this account use the key, but only through `service` (e.g. rds)."""
+    condition = {
+        "StringEquals": {"kms:ViaService": ctx.service(service), "kms:CallerAccount": ctx.account_id}
+    }
+    return [
+        {
+            "Sid": f"{sid}Use",
+            "Effect": "Allow",
+            "Principal": {"AWS": ctx.account_root_arn},
+            "Action": SERVICE_USE_ACTIONS,
+            "Resource": "*",
+            "Condition": condition,
+        },
+        {
+            "Sid": f"{sid}Grants",
+            "Effect": "Allow",
+            "Principal": {"AWS": ctx.account_root_arn},
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            "Resource": "*",
+            "Condition": {**condition, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]
+
+
+def key_policy(
+    purpose: str, cfg: StackConfig, ctx: AwsContext, host_role_arn: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": list(cfg.key_admin_arns)},
+            "Action": ADMIN_ACTIONS,
+            "Resource": "*",
+        }
+    ]
+    if purpose == "database":
+        statements += _via_service_statements("RdsStorage", ctx, "rds")
+    elif purpose == "volumes":
+        statements += _via_service_statements("EbsVolumes", ctx, "ec2")
+    elif purpose == "secrets":
+        statements += _via_service_statements("SecretsManager", ctx, "secretsmanager")
+        statements.append(
+            {
+                "Sid": "AppHostsReadTheirSecrets",
+                "Effect": "Allow",
+                "Principal": {"AWS": host_role_arn},
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": ctx.service("secretsmanager")},
+                    "StringLike": {
+                        "kms:EncryptionContext:SecretARN": ctx.arn(
+                            "secretsmanager", f"secret:{cfg.secret_name_prefix}/*"
+                        )
+                    },
+                },
+            }
+        )
+    elif purpose == "logs":
+        statements.append(
+            {
+                "Sid": "CloudWatchLogsForThisStacksGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{ctx.region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            ctx.arn("logs", f"log-group:{cfg.log_group_prefix}/*"),
+                            ctx.arn("logs", f"log-group:/aws/rds/instance/{cfg.db_identifier}/*"),
+                        ]
+                    }
+                },
+            }
+        )
+    elif purpose == "field_encryption":
+        statements += [
+            {
+                "Sid": "AppEnvelopeEncryptionWithAppContext",
+                "Effect": "Allow",
+                "Principal": {"AWS": host_role_arn},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {f"kms:EncryptionContext:{FIELD_ENCRYPTION_CONTEXT_KEY}": cfg.app_name}
+                },
+            },
+            {
+                "Sid": "AppDescribesKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": host_role_arn},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+            },
+        ]
+    else:
+        raise ValueError(f"unknown key purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class Keys(pulumi.ComponentResource):
+    keys: dict[str, aws.kms.Key]
+    aliases: dict[str, aws.kms.Alias]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        ctx: AwsContext,
+        host_role_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("soc2kit:index:Keys", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.keys = {}
+        self.aliases = {}
+        for purpose in PURPOSES:
+            key = aws.kms.Key(
+                f"{name}-{purpose}",
+                description=f"{cfg.prefix}: {purpose.replace('_', ' ')} (customer-managed, CC6.1/CC6.7)",
+                key_usage="ENCRYPT_DECRYPT",
+                customer_master_key_spec="SYMMETRIC_DEFAULT",
+                enable_key_rotation=True,
+                rotation_period_in_days=ROTATION_PERIOD_DAYS,
+                deletion_window_in_days=DELETION_WINDOW_DAYS,
+                bypass_policy_lockout_safety_check=False,
+                policy=key_policy(purpose, cfg, ctx, host_role_arn),
+                tags={**cfg.tags, "Purpose": purpose},
+                opts=child,
+            )
+            self.keys[purpose] = key
+            self.aliases[purpose] = aws.kms.Alias(
+                f"{name}-{purpose}-alias",
+                name=f"alias/{cfg.prefix}-{purpose.replace('_', '-')}",
+                target_key_id=key.key_id,
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "key_arns": {purpose: key.arn for purpose, key in self.keys.items()},
+                "alias_names": {purpose: alias.name for purpose, alias in self.aliases.items()},
+            }
+        )

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real program run under mocks once per stack, reused by program and policy tests.
+
+Pulumi runs __main__.py with this directory on sys.path; the tests do the same, plus the policy
+pack's directory so its rules module imports without starting the policy server.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for path in (HERE, HERE / "policy"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from tests.harness import StackRun, run_program, stack_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dev() -> StackRun:
+    """The dev stack exactly as Pulumi.dev.yaml configures it (one host, SSM only)."""
+    return run_program(stack_config("dev"), stack="dev")
+
+
+@pytest.fixture(scope="session")
+def staging() -> StackRun:
+    return run_program(stack_config("staging"), stack="staging")
+
+
+@pytest.fixture(scope="session")
+def prod() -> StackRun:
+    """The prod stack exactly as Pulumi.prod.yaml configures it (two hosts behind the NLB)."""
+    return run_program(stack_config("prod"), stack="prod")
+
+
+@pytest.fixture(scope="session")
+def dev_with_ssh() -> StackRun:
+    """dev plus an SSH admin CIDR and an extra secret reader, to prove those paths."""
+    config = stack_config("dev") | {
+        "soc2kit:ssh_admin_cidr": "203.0.113.0/24",
+        "soc2kit:secret_reader_arns": '["arn:aws:iam::111122223333:role/Deployer"]',
+    }
+    return run_program(config, stack="devssh")
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped check is not a passed check: fail the run if anything was skipped or xfailed."""
+    if _skipped and exitstatus == 0:
+        print(f"\nFAILED: {len(_skipped)} test(s) skipped, e.g. {_skipped[0]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,153 @@
+"""Runs the real Pulumi program (`__main__.py`) against mocks and records what it declares.
+
+No Pulumi CLI, no AWS: `pulumi.runtime.set_mocks` answers every resource registration and invoke.
+The recorded inputs use the engine's property names (camelCase), the same shape the policy pack
+sees, so the policy tests reuse these records.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import yaml
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+import pulumi
+
+PROGRAM_DIR = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "111122223333"
+REGION = "eu-west-1"
+ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+
+
+@dataclass
+class Recorded:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    id: str
+
+
+@dataclass
+class StackRun:
+    resources: list[Recorded] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+    ami_queries: list[dict[str, Any]] = field(default_factory=list)
+
+    def of_type(self, resource_type: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == resource_type]
+
+    def one(self, resource_type: str, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.type == resource_type and r.name == name]
+        assert len(matches) == 1, f"expected one {resource_type} named {name}, found {len(matches)}"
+        return matches[0]
+
+    def by_id(self, resource_id: str) -> Recorded:
+        return next(r for r in self.resources if r.id == resource_id)
+
+    def policy(self, resource_type: str, name: str, prop: str = "policy") -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.one(resource_type, name).inputs[prop])
+        return document
+
+    def __iter__(self) -> Iterator[Recorded]:
+        return iter(self.resources)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, run: StackRun) -> None:
+        self.run = run
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id = f"{args.name}-id"
+        typ, inputs = args.typ, args.inputs
+        self.run.resources.append(Recorded(typ, args.name, dict(inputs), resource_id))
+        outputs: dict[str, Any] = dict(inputs)
+        service = typ.split(":")[1].split("/")[0]
+        physical = inputs.get("name", args.name)
+        outputs["arn"] = f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{args.name}"
+        if typ == "aws:iam/role:Role":
+            outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+        elif typ == "aws:kms/key:Key":
+            outputs["keyId"] = f"key-{args.name}"
+            outputs["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/key-{args.name}"
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            outputs["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
+        elif typ == "aws:secretsmanager/secret:Secret":
+            outputs["arn"] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{physical}-AbCdEf"
+        elif typ == "aws:rds/instance:Instance":
+            outputs["address"] = f"{physical}.abc123.{REGION}.rds.amazonaws.com"
+            outputs["masterUserSecrets"] = [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:rds!db-1234-XyZ",
+                    "secretStatus": "active",
+                }
+            ]
+        elif typ == "aws:ec2/instance:Instance":
+            outputs["privateIp"] = f"10.40.0.{10 + int(args.name.rsplit('-', 1)[1])}"
+        elif typ == "aws:ec2/eip:Eip":
+            outputs["publicIp"] = f"198.51.100.{10 + int(args.name.split('-')[-2])}"
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            outputs["dnsName"] = f"{physical}-0123.elb.{REGION}.amazonaws.com"
+        elif typ in ("random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes"):
+            outputs["result"] = "generated-" + args.name
+            outputs["base64"] = "Z2VuZXJhdGVk"
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        token = args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                "userId": "AIDA",
+                "id": ACCOUNT_ID,
+            }, []
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": ZONES, "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"], "id": REGION}, []
+        if token == "aws:ec2/getAmi:getAmi":
+            self.run.ami_queries.append(dict(args.args))
+            return {
+                "id": "ami-0debian12",
+                "name": "debian-12-amd64-20260101-0000",
+                "architecture": "x86_64",
+            }, []
+        raise AssertionError(f"the program made an invoke the mocks do not know: {token}")
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The `config:` block of pulumi/Pulumi.<stack>.yaml, as the engine would pass it."""
+    document = yaml.safe_load((PROGRAM_DIR / f"Pulumi.{stack}.yaml").read_text())
+    return {key: str(value) for key, value in document["config"].items()}
+
+
+def run_program(config: dict[str, str], stack: str = "test", run: StackRun | None = None) -> StackRun:
+    """Execute __main__.py under mocks with `config` and return every declared resource and export.
+
+    Pass `run` to keep what was recorded even when the program raises.
+    """
+    run = run if run is not None else StackRun()
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_mocks(RecordingMocks(run), project="soc2kit", stack=stack, preview=False)
+    exported: dict[str, Any] = {}
+
+    def program() -> None:
+        with mock.patch.object(pulumi, "export", side_effect=exported.__setitem__):
+            runpy.run_path(str(PROGRAM_DIR / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+
+    async def resolve() -> Any:
+        return await pulumi.Output.from_input(exported).future()
+
+    resolved = _sync_await(resolve())
+    run.exports.update(resolved)
+    return run

@@ -1,0 +1,107 @@
+"""Keys: one CMK per purpose, rotated, 30-day deletion window, alias, least-privilege key policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from components.keys import PURPOSES
+
+from tests.harness import ACCOUNT_ID, StackRun
+
+KEY = "aws:kms/key:Key"
+
+
+def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
+    policy = json.loads(run.one(KEY, f"keys-{purpose}").inputs["policy"])
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_one_customer_managed_key_per_purpose(dev: StackRun) -> None:
+    assert sorted(k.name for k in dev.of_type(KEY)) == sorted(f"keys-{p}" for p in PURPOSES)
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_key_rotates_automatically(dev: StackRun, purpose: str) -> None:
+    assert dev.one(KEY, f"keys-{purpose}").inputs["enableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_key_deletion_window_is_30_days(dev: StackRun, purpose: str) -> None:
+    assert dev.one(KEY, f"keys-{purpose}").inputs["deletionWindowInDays"] == 30
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_key_never_bypasses_lockout_safety_check(dev: StackRun, purpose: str) -> None:
+    assert dev.one(KEY, f"keys-{purpose}").inputs.get("bypassPolicyLockoutSafetyCheck") is not True
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_key_has_alias(dev: StackRun, purpose: str) -> None:
+    alias = dev.one("aws:kms/alias:Alias", f"keys-{purpose}-alias").inputs
+    assert alias["targetKeyId"] == f"key-keys-{purpose}"
+    assert alias["name"] == f"alias/soc2kit-dev-{purpose.replace('_', '-')}"
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_key_administrators_cannot_use_the_key(dev: StackRun, purpose: str) -> None:
+    admin = statements(dev, purpose)["KeyAdministration"]
+    assert admin["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root"]}
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:*", "kms:GenerateDataKey*"} & set(admin["Action"])
+
+
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_key_policy_has_no_wildcard_principal_or_action(dev: StackRun, purpose: str) -> None:
+    for statement in statements(dev, purpose).values():
+        assert statement["Principal"] not in ("*", {"AWS": "*"})
+        assert "kms:*" not in statement["Action"]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "service"), [("database", "rds"), ("volumes", "ec2"), ("secrets", "secretsmanager")]
+)
+def test_service_keys_usable_only_via_their_service(dev: StackRun, purpose: str, service: str) -> None:
+    for sid, statement in statements(dev, purpose).items():
+        if (
+            statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
+            and sid != "KeyAdministration"
+        ):
+            condition = statement["Condition"]["StringEquals"]
+            assert condition["kms:ViaService"] == f"{service}.eu-west-1.amazonaws.com"
+            assert condition["kms:CallerAccount"] == ACCOUNT_ID
+
+
+def test_host_role_decrypts_secrets_only_via_secrets_manager_for_this_stack(dev: StackRun) -> None:
+    statement = statements(dev, "secrets")["AppHostsReadTheirSecrets"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"}
+    assert statement["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert statement["Condition"]["StringEquals"] == {
+        "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"
+    }
+    secret_arns = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:soc2kit/dev/*"
+    assert statement["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": secret_arns}
+
+
+def test_logs_key_limited_to_this_stacks_log_groups(dev: StackRun) -> None:
+    statement = statements(dev, "logs")["CloudWatchLogsForThisStacksGroups"]
+    assert statement["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
+        "arn:aws:logs:eu-west-1:111122223333:log-group:/soc2kit/dev/*",
+        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/rds/instance/soc2kit-dev-db/*",
+    ]
+
+
+def test_field_encryption_key_requires_app_encryption_context(dev: StackRun) -> None:
+    statement = statements(dev, "field_encryption")["AppEnvelopeEncryptionWithAppContext"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"}
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:app": "soc2kit"}}
+
+
+def test_only_the_field_encryption_and_secrets_keys_name_the_host_role(dev: StackRun) -> None:
+    role = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
+    naming = {
+        p for p in PURPOSES if any(s["Principal"] == {"AWS": role} for s in statements(dev, p).values())
+    }
+    assert naming == {"secrets", "field_encryption"}
