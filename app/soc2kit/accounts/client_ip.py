@@ -1,7 +1,8 @@
 """The real client address behind the reverse proxy.
 
 X-Forwarded-For is believed only when the direct peer (REMOTE_ADDR) is one of settings.TRUSTED_PROXIES
-(addresses or networks; "unix" stands for a unix-socket peer, whose REMOTE_ADDR is empty). The header
+(addresses or networks; "unix" stands for a unix-socket peer, whose REMOTE_ADDR is empty and
+which counts as 127.0.0.1). The header
 is then read from the right: each hop that is itself a trusted proxy is skipped, and the first other
 address is the client. Entries a client wrote to the left of that are never used, so a forged header
 cannot change the address. Used for django-axes lockout (AXES_CLIENT_IP_CALLABLE) and the audit trail.
@@ -17,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 UNIX_SOCKET = "unix"
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -59,11 +61,15 @@ def _is_trusted(
 
 def get_client_ip(request: HttpRequest) -> str:
     trust_unix, networks = _trusted(tuple(settings.TRUSTED_PROXIES))
-    remote = request.META.get("REMOTE_ADDR", "") or ""
+    remote = (request.META.get("REMOTE_ADDR", "") or "").strip()
     peer = _parse(remote)
-    peer_trusted = (peer is None and remote.strip() in ("", "unix") and trust_unix) or (
-        peer is not None and _is_trusted(peer, networks)
-    )
+    if peer is None and remote in ("", UNIX_SOCKET):
+        # A unix-socket peer is a process on this host: loopback is the honest address for it, and
+        # django-axes needs an IP address to key on.
+        peer = LOOPBACK
+        peer_trusted = trust_unix
+    else:
+        peer_trusted = peer is not None and _is_trusted(peer, networks)
     if not peer_trusted:
         return str(peer) if peer is not None else remote
     client = peer
@@ -75,4 +81,4 @@ def get_client_ip(request: HttpRequest) -> str:
         client = address
         if not _is_trusted(address, networks):
             break
-    return str(client) if client is not None else "unix"
+    return str(client)

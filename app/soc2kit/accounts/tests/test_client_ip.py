@@ -54,7 +54,8 @@ def test_ports_and_mapped_addresses_are_normalised():
 
 def test_unix_socket_peer_untrusted_when_not_configured(settings):
     settings.TRUSTED_PROXIES = ["127.0.0.2"]
-    assert ip("", "198.51.100.1") == ""
+    assert ip("", "198.51.100.1") == "127.0.0.1"
+    assert ip("") == "127.0.0.1"
 
 
 def test_bad_proxy_setting_is_a_clear_error(settings):

@@ -1,0 +1,27 @@
+"""The admin never shows customer values: customers are not registered, and the audit trail (which
+holds no values) is read-only there."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+
+from soc2kit.audit.models import AuditEvent
+from soc2kit.customers.models import Customer
+
+
+def test_customers_are_not_in_the_admin():
+    assert Customer not in admin.site._registry
+
+
+@pytest.mark.django_db
+def test_audit_trail_is_read_only_in_the_admin(client):
+    superuser = User.objects.create_superuser("root", password="x" * 16)
+    client.force_login(superuser)
+    listing = client.get("/admin/audit/auditevent/")
+    assert listing.status_code == 200
+    event = AuditEvent.objects.get(action="login")
+    assert client.get(f"/admin/audit/auditevent/{event.pk}/change/").status_code == 200  # view only
+    assert client.get("/admin/audit/auditevent/add/").status_code == 403
+    response = client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
