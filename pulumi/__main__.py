@@ -10,6 +10,7 @@ from components.keys import Keys
 from components.load_balancer import LoadBalancer
 from components.logs import Logs
 from components.network import Network
+from components.ssm_transfer import SsmTransferBucket
 from config import load_config
 
 import pulumi
@@ -46,6 +47,11 @@ secrets = AppSecrets(
     db_endpoint=database.instance.address,
     db_port=database.instance.port,
 )
+transfer = (
+    SsmTransferBucket("ssm-transfer", cfg, ctx, transfer_key_arn=keys.keys["ssm_transfer"].arn)
+    if cfg.ssm_only
+    else None
+)
 hosts = Hosts(
     "hosts",
     cfg,
@@ -59,6 +65,8 @@ hosts = Hosts(
     field_encryption_key_arn=keys.keys["field_encryption"].arn,
     secret_arns={name: secret.arn for name, secret in secrets.secrets.items()},
     log_group_arns=[group.arn for group in logs.host_groups.values()],
+    transfer_bucket_arn=transfer.bucket.arn if transfer else None,
+    transfer_key_arn=keys.keys["ssm_transfer"].arn if transfer else None,
 )
 
 pulumi.export("region", cfg.region)
@@ -70,6 +78,10 @@ pulumi.export("app_host_names", [f"{cfg.prefix}-app-{index + 1}" for index in ra
 pulumi.export("app_host_private_ips", [host.private_ip for host in hosts.instances])
 pulumi.export("app_host_public_ips", [eip.public_ip for eip in hosts.elastic_ips])
 pulumi.export("app_host_role_arn", identity.role.arn)
+# The inventory picks the connection from this: a CIDR means SSH, null means SSM through the bucket.
+pulumi.export("ssh_admin_cidr", cfg.ssh_admin_cidr)
+if transfer is not None:
+    pulumi.export("ssm_bucket_name", transfer.bucket.bucket)
 pulumi.export("db_endpoint", database.instance.address)
 pulumi.export("db_port", database.instance.port)
 pulumi.export("db_name", database.instance.db_name)

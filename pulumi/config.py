@@ -133,6 +133,11 @@ class StackConfig:
         return f"{self.app_name}-{self.stack}"
 
     @property
+    def ssm_only(self) -> bool:
+        """No SSH port at all: operators and Ansible reach the hosts through SSM Session Manager."""
+        return self.ssh_admin_cidr is None
+
+    @property
     def multi_host(self) -> bool:
         return self.host_count > 1
 

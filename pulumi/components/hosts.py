@@ -28,6 +28,8 @@ def host_role_policy(
     secrets_key_arn: pulumi.Input[str],
     field_encryption_key_arn: pulumi.Input[str],
     log_group_arns: Sequence[pulumi.Input[str]],
+    transfer_bucket_arn: pulumi.Input[str] | None = None,
+    transfer_key_arn: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[str]:
     statements: list[dict[str, Any]] = [
         {
@@ -75,6 +77,23 @@ def host_role_policy(
             "Condition": {"StringEquals": {"cloudwatch:namespace": "CWAgent"}},
         },
     ]
+    if transfer_bucket_arn is not None and transfer_key_arn is not None:
+        # Ansible over SSM: the host fetches and removes the files the controller uploads.
+        statements += [
+            {
+                "Sid": "AnsibleSsmTransferObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": pulumi.Output.concat(transfer_bucket_arn, "/*"),
+            },
+            {
+                "Sid": "AnsibleSsmTransferKeyViaS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": transfer_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": ctx.service("s3")}},
+            },
+        ]
     if cfg.acme_route53_zone_id is not None:
         # DNS-01 behind the load balancer: TXT records under _acme-challenge in one zone, nothing else.
         statements += [
@@ -119,6 +138,8 @@ class Hosts(pulumi.ComponentResource):
         field_encryption_key_arn: pulumi.Input[str],
         secret_arns: Mapping[str, pulumi.Input[str]],
         log_group_arns: Sequence[pulumi.Input[str]],
+        transfer_bucket_arn: pulumi.Input[str] | None = None,
+        transfer_key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Hosts", name, None, opts)
@@ -134,6 +155,8 @@ class Hosts(pulumi.ComponentResource):
                 secrets_key_arn=secrets_key_arn,
                 field_encryption_key_arn=field_encryption_key_arn,
                 log_group_arns=log_group_arns,
+                transfer_bucket_arn=transfer_bucket_arn,
+                transfer_key_arn=transfer_key_arn,
             ),
             opts=child,
         )

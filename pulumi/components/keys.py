@@ -16,6 +16,8 @@ import pulumi
 from components.aws_context import AwsContext
 
 PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption")
+# Only when operators reach the hosts through SSM: encrypts the Ansible file-transfer bucket.
+TRANSFER_PURPOSE = "ssm_transfer"
 DELETION_WINDOW_DAYS = 30
 ROTATION_PERIOD_DAYS = 365
 
@@ -131,6 +133,8 @@ def key_policy(
                 },
             }
         )
+    elif purpose == TRANSFER_PURPOSE:
+        statements += _via_service_statements("S3Transfer", ctx, "s3")
     elif purpose == "field_encryption":
         statements += [
             {
@@ -152,7 +156,9 @@ def key_policy(
             },
         ]
     else:
-        raise ValueError(f"unknown key purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
+        raise ValueError(
+            f"unknown key purpose {purpose!r}; expected one of {', '.join(PURPOSES)}, {TRANSFER_PURPOSE}"
+        )
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -172,7 +178,8 @@ class Keys(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.keys = {}
         self.aliases = {}
-        for purpose in PURPOSES:
+        purposes = (*PURPOSES, TRANSFER_PURPOSE) if cfg.ssm_only else PURPOSES
+        for purpose in purposes:
             key = aws.kms.Key(
                 f"{name}-{purpose}",
                 description=f"{cfg.prefix}: {purpose.replace('_', ' ')} (customer-managed, CC6.1/CC6.7)",

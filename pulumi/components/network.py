@@ -30,6 +30,7 @@ class Network(pulumi.ComponentResource):
     database_sg: aws.ec2.SecurityGroup
     endpoints_sg: aws.ec2.SecurityGroup
     endpoints: dict[str, aws.ec2.VpcEndpoint]
+    s3_endpoint: aws.ec2.VpcEndpoint
     flow_log: aws.ec2.FlowLog
 
     def __init__(
@@ -133,6 +134,16 @@ class Network(pulumi.ComponentResource):
             )
             for service in INTERFACE_ENDPOINT_SERVICES
         }
+        # Free gateway endpoint: S3 traffic (SSM file transfer, package caches) stays on AWS's network.
+        self.s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-endpoint-s3",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{ctx.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[public_rt.id, private_rt.id],
+            tags={**cfg.tags, "Name": f"{cfg.prefix}-s3"},
+            opts=child,
+        )
         self.register_outputs(
             {
                 "vpc_id": self.vpc.id,

@@ -7,8 +7,10 @@ sees, so the policy tests reuse these records.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,20 @@ PROGRAM_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "111122223333"
 REGION = "eu-west-1"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+
+
+def kms_key_id(resource_name: str) -> str:
+    """Mocked KMS key ids are UUIDs, like real ones (the Ansible inventory checks the shape)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, resource_name))
+
+
+def key_arn(purpose: str) -> str:
+    """The mocked ARN of the stack's key for `purpose` (database, secrets, logs, ...)."""
+    return f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{kms_key_id('keys-' + purpose)}"
+
+
+def instance_id(resource_name: str) -> str:
+    return "i-0" + hashlib.sha256(resource_name.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -65,8 +81,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.run = run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        resource_id = f"{args.name}-id"
         typ, inputs = args.typ, args.inputs
+        resource_id = instance_id(args.name) if typ == "aws:ec2/instance:Instance" else f"{args.name}-id"
         self.run.resources.append(Recorded(typ, args.name, dict(inputs), resource_id))
         outputs: dict[str, Any] = dict(inputs)
         service = typ.split(":")[1].split("/")[0]
@@ -75,8 +91,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:iam/role:Role":
             outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
         elif typ == "aws:kms/key:Key":
-            outputs["keyId"] = f"key-{args.name}"
-            outputs["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/key-{args.name}"
+            outputs["keyId"] = kms_key_id(args.name)
+            outputs["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{kms_key_id(args.name)}"
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             outputs["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
         elif typ == "aws:secretsmanager/secret:Secret":
@@ -93,6 +109,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["privateIp"] = f"10.40.0.{10 + int(args.name.rsplit('-', 1)[1])}"
         elif typ == "aws:ec2/eip:Eip":
             outputs["publicIp"] = f"198.51.100.{10 + int(args.name.split('-')[-2])}"
+        elif typ == "aws:s3/bucket:Bucket":
+            outputs["arn"] = f"arn:aws:s3:::{inputs['bucket']}"
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{physical}-0123.elb.{REGION}.amazonaws.com"
         elif typ in ("random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes"):

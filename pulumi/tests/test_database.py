@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import StackRun
+from tests.harness import StackRun, key_arn
 
 INSTANCE = "aws:rds/instance:Instance"
 
@@ -22,7 +22,7 @@ def test_postgres_current_major(dev: StackRun) -> None:
 
 def test_storage_encrypted_with_database_cmk(dev: StackRun) -> None:
     assert db(dev)["storageEncrypted"] is True
-    assert db(dev)["kmsKeyId"].endswith("key/key-keys-database")
+    assert db(dev)["kmsKeyId"] == key_arn("database")
 
 
 def test_parameter_group_forces_tls_and_logs_connections_and_ddl(dev: StackRun) -> None:
@@ -49,7 +49,7 @@ def test_only_in_private_subnets_and_database_security_group(dev: StackRun) -> N
 
 def test_master_password_managed_by_rds_with_secrets_cmk(dev: StackRun) -> None:
     assert db(dev)["manageMasterUserPassword"] is True
-    assert db(dev)["masterUserSecretKmsKeyId"].endswith("key/key-keys-secrets")
+    assert db(dev)["masterUserSecretKmsKeyId"] == key_arn("secrets")
     assert "password" not in db(dev)
     assert "passwordWo" not in db(dev)
 
@@ -87,12 +87,12 @@ def test_exports_logs_into_precreated_encrypted_groups(dev: StackRun) -> None:
     groups = {g.inputs["name"]: g.inputs for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup")}
     for export in ("postgresql", "upgrade"):
         group = groups[f"/aws/rds/instance/{db(dev)['identifier']}/{export}"]
-        assert group["kmsKeyId"].endswith("key/key-keys-logs")
+        assert group["kmsKeyId"] == key_arn("logs")
 
 
 def test_performance_insights_encrypted_with_cmk(dev: StackRun) -> None:
     assert db(dev)["performanceInsightsEnabled"] is True
-    assert db(dev)["performanceInsightsKmsKeyId"].endswith("key/key-keys-database")
+    assert db(dev)["performanceInsightsKmsKeyId"] == key_arn("database")
 
 
 def test_enhanced_monitoring_with_its_own_role(dev: StackRun) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.harness import StackRun, run_program, stack_config
+from tests.harness import StackRun, key_arn, run_program, stack_config
 
 INSTANCE = "aws:ec2/instance:Instance"
 
@@ -43,7 +43,7 @@ def test_root_volume_encrypted_with_volumes_cmk(prod: StackRun) -> None:
     for host in prod.of_type(INSTANCE):
         root = host.inputs["rootBlockDevice"]
         assert root["encrypted"] is True
-        assert root["kmsKeyId"].endswith("key/key-keys-volumes")
+        assert root["kmsKeyId"] == key_arn("volumes")
 
 
 def test_detailed_monitoring_enabled(prod: StackRun) -> None:

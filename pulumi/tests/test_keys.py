@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from components.keys import PURPOSES
+from components.keys import PURPOSES, TRANSFER_PURPOSE
 
-from tests.harness import ACCOUNT_ID, StackRun
+from tests.harness import ACCOUNT_ID, StackRun, kms_key_id
 
 KEY = "aws:kms/key:Key"
+# The dev stack reaches its hosts through SSM, so it also has the transfer-bucket key.
+DEV_PURPOSES = (*PURPOSES, TRANSFER_PURPOSE)
 
 
 def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
@@ -18,40 +20,41 @@ def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in policy["Statement"]}
 
 
-def test_one_customer_managed_key_per_purpose(dev: StackRun) -> None:
-    assert sorted(k.name for k in dev.of_type(KEY)) == sorted(f"keys-{p}" for p in PURPOSES)
+def test_one_customer_managed_key_per_purpose(dev: StackRun, dev_with_ssh: StackRun) -> None:
+    assert sorted(k.name for k in dev.of_type(KEY)) == sorted(f"keys-{p}" for p in DEV_PURPOSES)
+    assert sorted(k.name for k in dev_with_ssh.of_type(KEY)) == sorted(f"keys-{p}" for p in PURPOSES)
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", DEV_PURPOSES)
 def test_key_rotates_automatically(dev: StackRun, purpose: str) -> None:
     assert dev.one(KEY, f"keys-{purpose}").inputs["enableKeyRotation"] is True
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", DEV_PURPOSES)
 def test_key_deletion_window_is_30_days(dev: StackRun, purpose: str) -> None:
     assert dev.one(KEY, f"keys-{purpose}").inputs["deletionWindowInDays"] == 30
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", DEV_PURPOSES)
 def test_key_never_bypasses_lockout_safety_check(dev: StackRun, purpose: str) -> None:
     assert dev.one(KEY, f"keys-{purpose}").inputs.get("bypassPolicyLockoutSafetyCheck") is not True
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", DEV_PURPOSES)
 def test_key_has_alias(dev: StackRun, purpose: str) -> None:
     alias = dev.one("aws:kms/alias:Alias", f"keys-{purpose}-alias").inputs
-    assert alias["targetKeyId"] == f"key-keys-{purpose}"
+    assert alias["targetKeyId"] == kms_key_id(f"keys-{purpose}")
     assert alias["name"] == f"alias/soc2kit-dev-{purpose.replace('_', '-')}"
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", DEV_PURPOSES)
 def test_key_administrators_cannot_use_the_key(dev: StackRun, purpose: str) -> None:
     admin = statements(dev, purpose)["KeyAdministration"]
     assert admin["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root"]}
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:*", "kms:GenerateDataKey*"} & set(admin["Action"])
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", DEV_PURPOSES)
 def test_key_policy_has_no_wildcard_principal_or_action(dev: StackRun, purpose: str) -> None:
     for statement in statements(dev, purpose).values():
         assert statement["Principal"] not in ("*", {"AWS": "*"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import StackRun, run_program, stack_config
+from tests.harness import StackRun, key_arn, run_program, stack_config
 
 GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
@@ -15,9 +15,7 @@ def test_host_log_groups_exist_for_app_web_audit_system(dev: StackRun) -> None:
 def test_every_log_group_encrypted_with_logs_key(dev: StackRun) -> None:
     groups = dev.of_type(GROUP)
     assert len(groups) == 7  # 4 host groups, 2 RDS exports, VPC flow logs
-    assert {g.inputs.get("kmsKeyId") for g in groups} == {
-        "arn:aws:kms:eu-west-1:111122223333:key/key-keys-logs"
-    }
+    assert {g.inputs.get("kmsKeyId") for g in groups} == {key_arn("logs")}
 
 
 def test_every_log_group_retained_365_days_by_default(dev: StackRun) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness import StackRun
+from tests.harness import StackRun, key_arn
 
 SUBNET = "aws:ec2/subnet:Subnet"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -46,7 +46,7 @@ def test_vpc_flow_logs_capture_all_traffic_to_encrypted_group(dev: StackRun) -> 
     assert flow_log.inputs["trafficType"] == "ALL"
     assert flow_log.inputs["logDestination"].endswith(":log-group:/soc2kit/dev/vpc-flow-logs")
     group = dev.one("aws:cloudwatch/logGroup:LogGroup", "logs-vpc-flow-logs")
-    assert group.inputs["kmsKeyId"].endswith("key/key-keys-logs")
+    assert group.inputs["kmsKeyId"] == key_arn("logs")
 
 
 def test_interface_endpoints_keep_secret_traffic_in_vpc(dev: StackRun) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.harness import StackRun
+from tests.harness import StackRun, instance_id
 
 INVENTORY_OUTPUTS = {
     "region",
@@ -29,7 +29,7 @@ def test_outputs_the_inventory_reads(dev: StackRun, prod: StackRun) -> None:
         "db_app_credentials",
     }
     assert set(prod.exports["log_group_names"]) == {"app", "web", "audit", "system"}
-    assert prod.exports["app_host_ids"] == ["hosts-app-1-id", "hosts-app-2-id"]
+    assert prod.exports["app_host_ids"] == [instance_id("hosts-app-1"), instance_id("hosts-app-2")]
     assert prod.exports["app_host_public_ips"] == ["198.51.100.11", "198.51.100.12"]
     assert prod.exports["db_port"] == 5432
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from components.app_secrets import SECRET_NAMES
 
-from tests.harness import StackRun
+from tests.harness import StackRun, key_arn
 
 SECRET = "aws:secretsmanager/secret:Secret"
 HOST_ROLE = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
@@ -32,7 +32,7 @@ def test_the_three_app_secrets_exist(dev: StackRun) -> None:
 
 @pytest.mark.parametrize("name", SECRET_NAMES)
 def test_secret_encrypted_with_secrets_cmk(dev: StackRun, name: str) -> None:
-    assert secret(dev, name)["kmsKeyId"].endswith("key/key-keys-secrets")
+    assert secret(dev, name)["kmsKeyId"] == key_arn("secrets")
 
 
 @pytest.mark.parametrize("name", SECRET_NAMES)
