@@ -31,7 +31,7 @@ LOCAL_STATE_DIR = ROOT / ".cache" / "local"
 ADMIN_USER = "admin"
 ADMIN_EMAIL = "admin@soc2kit.test"
 # The django_app role's manage.py wrapper on the host (runs as the app user with the app's environment).
-MANAGE_COMMAND = "/usr/local/bin/django-app-manage"
+MANAGE_COMMAND = "/usr/local/sbin/django-app-manage"
 # Where the log collector container stores what the app host ships.
 COLLECTOR_LOG_DIR = "/var/log/remote"
 _RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.MULTILINE)
@@ -43,17 +43,21 @@ class Scenario:
     directory: Path
     platforms: list[dict[str, Any]]
 
-    def container(self, group: str, fallback_index: int = 0) -> str:
-        """The container of the first platform in `group` (molecule platform groups), else by position."""
+    def find(self, group: str) -> str | None:
+        """The container of the first platform in the molecule group `group`, if any."""
         for platform in self.platforms:
             if group in platform.get("groups", []):
                 return str(platform["name"])
-        if len(self.platforms) <= fallback_index:
+        return None
+
+    def container(self, group: str) -> str:
+        name = self.find(group)
+        if name is None:
             raise KitError(
-                f"molecule scenario {self.name} has no platform for {group}",
+                f"molecule scenario {self.name} has no platform in group {group}",
                 f"check {self.directory}/molecule.yml",
             )
-        return str(self.platforms[fallback_index]["name"])
+        return name
 
 
 def scenario_for(web: str) -> Scenario:
@@ -115,7 +119,7 @@ def converge(scenario: Scenario) -> None:
 
 def site_ca_file(scenario: Scenario) -> Path:
     """Saves the local ACME server's root (the CA of the site's certificate) for curl and browsers."""
-    acme = scenario.container("acme", fallback_index=0)
+    acme = scenario.container("acme_servers")
     result = subprocess.run(  # noqa: S603
         [
             podman(),
@@ -124,7 +128,7 @@ def site_ca_file(scenario: Scenario) -> Path:
             "curl",
             "-fsS",
             "--cacert",
-            "/etc/pebble/listener-ca.crt",
+            "/etc/pebble/listener/ca.pem",
             "https://localhost:15000/roots/0",
         ],
         capture_output=True,
@@ -156,64 +160,46 @@ def verify(scenario: Scenario) -> None:
     )
 
 
-def ensure_admin_user(scenario: Scenario) -> str | None:
+# Run by `manage.py shell -c`: the password arrives on stdin, so it is on no command line and in no
+# environment; exit status 3 means the user already existed (its password is left alone).
+_CREATE_ADMIN = (
+    "import sys\n"
+    "from django.contrib.auth import get_user_model\n"
+    "users = get_user_model().objects\n"
+    f"if users.filter(username={ADMIN_USER!r}).exists(): sys.exit(3)\n"
+    f"users.create_superuser({ADMIN_USER!r}, {ADMIN_EMAIL!r}, sys.stdin.readline().strip())\n"
+)
+
+
+def ensure_admin_user(scenario: Scenario, manage_command: str = MANAGE_COMMAND) -> str | None:
     """Creates the admin user once with a generated password (returned, shown once); None if it exists."""
     app = scenario.container("app_hosts")
-    exists = subprocess.run(  # noqa: S603
-        [
-            podman(),
-            "exec",
-            app,
-            MANAGE_COMMAND,
-            "shell",
-            "-c",
-            f"from django.contrib.auth import get_user_model; import sys; "
-            f"sys.exit(0 if get_user_model().objects.filter(username='{ADMIN_USER}').exists() else 3)",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if exists.returncode == 0:
-        return None
-    if exists.returncode != 3:
-        raise KitError(
-            f"cannot run manage.py in container {app}: {exists.stderr.strip()[-500:]}",
-            f"check the app: `podman exec {app} systemctl status django-app`",
-        )
     password = secrets.token_urlsafe(18)
-    # `podman exec -e NAME` copies NAME from our environment: the password never appears on a command line.
     result = subprocess.run(  # noqa: S603
-        [
-            podman(),
-            "exec",
-            "-e",
-            "DJANGO_SUPERUSER_PASSWORD",
-            app,
-            MANAGE_COMMAND,
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            ADMIN_USER,
-            "--email",
-            ADMIN_EMAIL,
-        ],
+        [podman(), "exec", "-i", app, manage_command, "shell", "-c", _CREATE_ADMIN],
+        input=password + "\n",
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "DJANGO_SUPERUSER_PASSWORD": password},
     )
+    if result.returncode == 3:
+        return None
     if result.returncode != 0:
         raise KitError(
-            f"createsuperuser failed in container {app}: {result.stderr.strip()[-500:]}",
-            "see the error above",
+            f"cannot create the admin user in container {app}: {result.stderr.strip()[-500:]}",
+            f"check the app: `podman exec {app} systemctl status django-app`",
         )
     return password
 
 
 def print_access(scenario: Scenario, password: str | None) -> None:
     app = scenario.container("app_hosts")
-    collector = scenario.container("collector", fallback_index=len(scenario.platforms) - 1)
+    collector = scenario.find("log_collectors")
+    logs = (
+        f"podman exec {collector} ls -R {COLLECTOR_LOG_DIR}  (the collector container)"
+        if collector
+        else f"this scenario has no collector container; on the host: podman exec {app} journalctl -f"
+    )
     ca = LOCAL_STATE_DIR / scenario.name / "site-ca.pem"
     url = f"https://{SITE_NAME}:{HTTPS_PORT}/"
     login = (
@@ -229,7 +215,7 @@ The local stack is running (scenario {scenario.name}, containers keep running).
              curl --resolve {SITE_NAME}:{HTTPS_PORT}:{LOOPBACK} --cacert {ca} {url}readyz
              or add "{LOOPBACK} {SITE_NAME}" to /etc/hosts and trust {ca} in the browser
   Log in:    {url}admin/  {login}
-  Logs:      on the collector: podman exec {collector} ls -R {COLLECTOR_LOG_DIR}
+  Logs:      {logs}
   Tear down: make destroy ENV=local
 """,
         flush=True,

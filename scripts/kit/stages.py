@@ -29,7 +29,7 @@ class Stage:
 class Pipeline:
     title: str
     stages: list[Stage] = field(default_factory=list)
-    out: TextIO = sys.stderr
+    out: TextIO = field(default_factory=lambda: sys.stderr)
 
     def add(self, name: str, action: Callable[[], None]) -> None:
         self.stages.append(Stage(name, action))

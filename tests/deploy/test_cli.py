@@ -1,0 +1,193 @@
+"""The make targets and scripts as a user runs them: stage order, first failure stops, nothing changed
+before preflight passes (a PATH of recording fake commands shows what ran)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from kit import __main__ as cli
+from kit import aws
+from kit.preflight import Context
+from moto import mock_aws
+
+from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, no_credentials_env
+
+CHANGING = ("pulumi up", "pulumi destroy", "pulumi preview", "ansible-playbook", "molecule")
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120)
+
+
+def changing_calls(fakebin: FakeBin) -> list[str]:
+    return [call for call in fakebin.calls() if call.startswith(CHANGING)]
+
+
+@pytest.fixture
+def tools(fakebin: FakeBin) -> FakeBin:
+    """Everything that could change something is a recorder; pulumi is added by the tests that want it."""
+    return fakebin.add("ansible-playbook", "molecule", "podman")
+
+
+def test_make_deploy_with_unknown_env_lists_the_choices(tmp_path: Path, tools: FakeBin) -> None:
+    result = run(
+        ["make", "deploy", "ENV=qa"], no_credentials_env(tmp_path, f"{tools.directory}:/usr/bin:/bin")
+    )
+    assert result.returncode != 0
+    assert "unknown ENV='qa'; choose one of: local, dev, staging, prod" in result.stderr
+    assert tools.calls() == []
+
+
+def test_deploy_prod_without_pulumi_cli_stops_in_preflight(tmp_path: Path, tools: FakeBin) -> None:
+    env = no_credentials_env(tmp_path, f"{tools.directory}:/usr/bin:/bin")
+    result = run(["scripts/deploy.sh", "prod", "nginx"], env)
+    assert result.returncode == 1
+    assert "[pulumi CLI] the `pulumi` command is not on PATH" in result.stderr
+    assert "https://www.pulumi.com/docs/install/" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert "stopped at stage 'preflight'" in result.stderr
+    assert changing_calls(tools) == []
+
+
+def test_deploy_prod_without_aws_credentials_stops_in_preflight(tmp_path: Path, tools: FakeBin) -> None:
+    tools.add("pulumi", "session-manager-plugin")
+    env = no_credentials_env(tmp_path, f"{tools.directory}:/usr/bin:/bin")
+    env["AUTO_APPROVE"] = "1"
+    result = run(["make", "deploy", "ENV=prod"], env)
+    assert result.returncode != 0
+    assert "[AWS credentials] no AWS credentials found for the default credential chain" in result.stderr
+    assert "aws sso login" in result.stderr
+    assert "[pulumi CLI]" not in result.stderr
+    assert changing_calls(tools) == []
+
+
+def test_make_destroy_prod_refuses_without_confirmation(tmp_path: Path, tools: FakeBin) -> None:
+    tools.add("pulumi")
+    env = no_credentials_env(tmp_path, f"{tools.directory}:/usr/bin:/bin")
+    result = run(["make", "destroy", "ENV=prod"], env)
+    assert result.returncode != 0
+    assert "refusing to destroy prod without explicit confirmation" in result.stderr
+    assert "CONFIRM_DESTROY=prod" in result.stderr
+    assert tools.calls() == []
+
+
+def test_confirmed_destroy_of_prod_still_passes_preflight_first(tmp_path: Path, tools: FakeBin) -> None:
+    tools.add("pulumi")
+    env = no_credentials_env(tmp_path, f"{tools.directory}:/usr/bin:/bin")
+    env["CONFIRM_DESTROY"] = "prod"
+    result = run(["make", "destroy", "ENV=prod"], env)
+    assert result.returncode != 0
+    assert "[1/3] confirmation: done" in result.stderr
+    assert "[AWS credentials]" in result.stderr
+    assert changing_calls(tools) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "line"),
+    [
+        ("plan", 'scripts/kit.sh plan "staging" "nginx"'),
+        ("destroy", 'scripts/kit.sh destroy "staging" "nginx"'),
+        ("rollback", 'scripts/kit.sh rollback "staging" "nginx"'),
+        ("deploy", 'scripts/deploy.sh "staging" "nginx"'),
+    ],
+)
+def test_make_targets_are_thin_calls(target: str, line: str) -> None:
+    result = subprocess.run(
+        ["make", "-n", target, "ENV=staging"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == line
+
+
+def test_plan_is_refused_for_local() -> None:
+    assert cli.main(["plan", "local"]) == 2
+
+
+def test_bad_rolling_batch_size_is_refused_before_anything_runs(
+    tools: FakeBin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOY_SERIAL", "1,half")
+    monkeypatch.setenv("PATH", f"{tools.directory}:{VENV_BIN}")
+    assert cli.main(["deploy", "prod"]) == 2
+    assert tools.calls() == []
+
+
+def test_rolling_batches_default_to_one_host_first() -> None:
+    assert aws.rolling_batches({}) == [1, "50%"]
+    assert aws.rolling_batches({"DEPLOY_SERIAL": "2, 100%"}) == [2, "100%"]
+
+
+def test_aws_deploy_runs_the_stages_in_order_and_stops_at_the_first_failure(
+    tmp_path: Path,
+    tools: FakeBin,
+    fake_aws_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Real preflight (moto for STS), real inventory and ansible-inventory; pulumi, ansible-playbook and
+    pytest are recorders, and the verification fails, so the run must stop there naming it."""
+    tools.add("pulumi", "session-manager-plugin", "pytest")
+    ansible_dir = tmp_path / "ansible"
+    site = ansible_dir / "inventories" / "prod" / "group_vars" / "app_hosts"
+    site.mkdir(parents=True)
+    (site / "site.yml").write_text(
+        "soc2kit_public_hostnames: [app.acme-corp.io]\nsoc2kit_contact_email: sec@acme-corp.io\n"
+    )
+    for name in ("requirements.yml", "ansible.cfg"):
+        (ansible_dir / name).write_text((ROOT / "ansible" / name).read_text())
+    monkeypatch.setattr(
+        "kit.aws.context",
+        lambda env: Context(env=env, environ=dict(__import__("os").environ), ansible_dir=ansible_dir),
+    )
+    monkeypatch.setattr(aws, "STATE_DIR", tmp_path / "state")
+    monkeypatch.setenv("PATH", f"{tools.directory}:{VENV_BIN}:/usr/bin:/bin")
+    monkeypatch.setenv("AUTO_APPROVE", "1")
+    monkeypatch.setenv("FAKE_PULUMI_OUT", str(FIXTURES / "outputs-good-two-hosts-ssm.json"))
+    monkeypatch.setenv("FAKE_PYTEST", "1")
+    monkeypatch.delenv("DEPLOY_SERIAL", raising=False)
+
+    with mock_aws():
+        status = cli.main(["deploy", "prod", "apache"])
+
+    stderr = capsys.readouterr().err
+    assert status == 1
+    calls = tools.calls()
+    assert calls[0] == "pulumi whoami --non-interactive"
+    assert calls[1] == "pulumi up --stack prod --yes"
+    assert calls[2] == "pulumi stack output --json --show-secrets=false --stack prod"
+    playbook = calls[3].split(" ")
+    assert playbook[:4] == [
+        "ansible-playbook",
+        "-i",
+        str(ROOT / "ansible/inventories/prod"),
+        str(ROOT / "ansible/site.yml"),
+    ]
+    assert json.loads(calls[3].split(" -e ", 1)[1]) == {"web_server": "apache", "deploy_serial": [1, "50%"]}
+    assert calls[4].startswith(
+        f"pytest {ROOT / 'molecule/tests'} -p no:cacheprovider --hosts=ansible://app_hosts"
+    )
+    assert f"--ansible-inventory={ROOT / 'ansible/inventories/prod'}" in calls[4]
+    assert len(calls) == 5
+    assert "inventory: 2 app host(s) via ssm: soc2kit-prod-app-1, soc2kit-prod-app-2" in stderr
+    for number, stage in enumerate(("preflight", "pulumi up", "inventory from stack outputs"), start=1):
+        assert f"[{number}/5] {stage}: done in" in stderr
+    assert "[5/5] verify (testinfra + HTTPS smoke test): FAILED" in stderr
+    assert "ERROR: testinfra verification of the deployed hosts failed" in stderr
+    recorded = tmp_path / "state" / "prod" / "stack-outputs.json"
+    assert recorded.stat().st_mode & 0o777 == 0o600
+
+
+def test_inventory_stage_fails_naming_the_bad_output(
+    tmp_path: Path, tools: FakeBin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools.add("pulumi")
+    monkeypatch.setattr(aws, "STATE_DIR", tmp_path / "state")
+    monkeypatch.setenv("PATH", f"{tools.directory}:{VENV_BIN}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_PULUMI_OUT", str(FIXTURES / "outputs-missing-keys.json"))
+    with pytest.raises(Exception, match="stack output 'db_endpoint': missing") as raised:
+        aws.show_inventory("prod")
+    assert "pulumi/__main__.py" in raised.value.fix  # type: ignore[attr-defined]
+    assert not (tmp_path / "state" / "prod" / "stack-outputs.json").exists()
+    assert changing_calls(tools) == []

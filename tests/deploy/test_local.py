@@ -1,0 +1,119 @@
+"""ENV=local: the molecule scenario is the engine; these tests check the glue with recording fakes
+(the end-to-end run on real containers is `make deploy ENV=local`, measured separately)."""
+
+from __future__ import annotations
+
+import pytest
+from kit import KitError, local
+from kit import __main__ as cli
+
+from .conftest import FakeBin
+
+RECAP = """PLAY RECAP *********************************************************************
+acme                       : ok=12   changed={acme}    unreachable=0    failed=0    skipped=3    rescued=0
+app                        : ok=140  changed={app}    unreachable=0    failed=0    skipped=20   rescued=0
+"""
+
+
+@pytest.fixture
+def fakes(fakebin: FakeBin, monkeypatch: pytest.MonkeyPatch) -> FakeBin:
+    fakebin.add("molecule", "podman", "runc", "ansible-playbook")
+    monkeypatch.setenv("PATH", f"{fakebin.directory}:/usr/bin:/bin")
+    return fakebin
+
+
+def test_web_server_picks_the_scenario() -> None:
+    assert local.scenario_for("nginx").name == "default"
+    assert local.scenario_for("apache").name == "apache"
+    scenario = local.scenario_for("nginx")
+    assert scenario.container("app_hosts") == "app"
+    assert scenario.container("acme_servers") == "acme"
+
+
+def test_missing_group_is_named() -> None:
+    with pytest.raises(KitError, match="no platform in group db_hosts"):
+        local.scenario_for("nginx").container("db_hosts")
+
+
+def test_recap_changes_are_summed() -> None:
+    assert local.changes_in_recap(RECAP.format(acme=0, app=0)) == 0
+    assert local.changes_in_recap(RECAP.format(acme=1, app=7)) == 8
+
+
+@pytest.mark.parametrize(
+    ("app_changes", "expected"), [(0, "no changes (already converged)"), (4, "4 change(s) applied")]
+)
+def test_converge_runs_molecule_and_reports_changes(
+    fakes: FakeBin,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    app_changes: int,
+    expected: str,
+) -> None:
+    recap = tmp_path / "recap.txt"
+    recap.write_text(RECAP.format(acme=0, app=app_changes))
+    monkeypatch.setenv("FAKE_MOLECULE_OUT", str(recap))
+    local.converge(local.scenario_for("nginx"))
+    assert fakes.calls() == ["molecule converge -s default"]
+    assert f"converge: {expected}" in capsys.readouterr().err
+
+
+def test_failed_converge_names_the_scenario_and_stops(
+    fakes: FakeBin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_MOLECULE", "2")
+    with pytest.raises(KitError, match=r"molecule converge \(scenario apache\) failed"):
+        local.converge(local.scenario_for("apache"))
+
+
+def test_admin_password_is_generated_and_never_on_a_command_line(fakes: FakeBin) -> None:
+    password = local.ensure_admin_user(local.scenario_for("nginx"))
+    assert password is not None
+    assert len(password) >= 20
+    log = fakes.log.read_text()
+    assert log.startswith("podman exec -i app /usr/local/sbin/django-app-manage shell -c import sys")
+    assert log.count("podman exec") == 1
+    assert password not in log
+
+
+def test_existing_admin_keeps_its_password(fakes: FakeBin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_PODMAN", "3")
+    assert local.ensure_admin_user(local.scenario_for("nginx")) is None
+
+
+def test_access_details_say_url_login_logs_and_teardown(capsys: pytest.CaptureFixture[str]) -> None:
+    local.print_access(local.scenario_for("nginx"), "s3cret-shown-once")
+    out = capsys.readouterr().out
+    assert "https://app.soc2kit.test:8443/" in out
+    assert "curl --resolve app.soc2kit.test:8443:127.0.0.1 --cacert" in out
+    assert "site-ca.pem" in out
+    assert "127.0.0.1 app.soc2kit.test" in out
+    assert "user admin, password s3cret-shown-once" in out
+    assert "make destroy ENV=local" in out
+
+
+def test_local_deploy_converges_and_verifies_without_destroying() -> None:
+    names = [stage.name for stage in local.deploy("nginx").stages]
+    assert names == [
+        "set-up (Debian packages, .venv)",
+        "test-host image",
+        "preflight",
+        "converge (molecule create + converge)",
+        "verify (testinfra + HTTPS smoke test)",
+        "admin user",
+        "access details",
+    ]
+
+
+def test_destroy_local_removes_every_scenario(fakes: FakeBin) -> None:
+    assert cli.main(["destroy", "local"]) == 0
+    assert fakes.calls() == ["molecule destroy -s default", "molecule destroy -s apache"]
+
+
+def test_rollback_local_runs_the_rollback_playbook(fakes: FakeBin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELEASE", "20261129T160000Z")
+    assert cli.main(["rollback", "local"]) == 0
+    (call,) = fakes.calls()
+    assert call.startswith("ansible-playbook -i ")
+    assert call.endswith("ansible/rollback.yml -e django_app_rollback_to=20261129T160000Z")
