@@ -40,6 +40,15 @@ class ApiClient(Client):
         return response
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keyring() -> None:
+    """Each test starts with an empty keyring cache: a data key cached by an earlier test may belong to
+    a transaction that was rolled back, and must not be used (or trusted) by the next test."""
+    from soc2kit.encryption.keyring import reset_keyring
+
+    reset_keyring()
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     def make(username: str, *roles: str) -> User:

@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from soc2kit.accounts.http import InvalidRequest, error_response, json_object_body
 from soc2kit.audit.models import Action, Outcome
 from soc2kit.audit.recorder import record, record_denial
+from soc2kit.encryption.keyring import get_keyring
 from soc2kit.encryption.lookup import blind_lookup
 
 from .models import Customer
@@ -122,6 +123,7 @@ class CustomerCollectionView(CustomerApiView):
 
     def post(self, request: HttpRequest) -> JsonResponse:
         values = validate_customer_input(json_object_body(request), partial=False)
+        ensure_data_key_committed()
         with transaction.atomic():  # the record and its audit entry commit together or not at all
             customer = Customer.objects.create(**values)
             record(request, Action.CREATE, Outcome.SUCCESS, instance=customer, changed_fields=values)
@@ -148,6 +150,7 @@ class CustomerDetailView(CustomerApiView):
         if not partial:  # PUT replaces the optional fields too
             values.setdefault("date_of_birth", None)
             values.setdefault("notes", "")
+        ensure_data_key_committed()
         with transaction.atomic():
             customer = get_object_or_404(Customer.objects.select_for_update(), pk=pk)
             changed = [name for name, value in values.items() if getattr(customer, name) != value]
@@ -164,6 +167,13 @@ class CustomerDetailView(CustomerApiView):
             record(request, Action.DELETE, Outcome.SUCCESS, instance=customer)
             customer.delete()
         return HttpResponse(status=204)
+
+
+def ensure_data_key_committed() -> None:
+    """Load (or create and commit) the active data key before our own transaction opens: a data key
+    created inside a transaction that then rolls back would stay cached in the keyring while its
+    wrapped copy is gone from the database, and values encrypted with it could not be read later."""
+    get_keyring().active()
 
 
 def _positive_int(raw: str, name: str, maximum: int) -> int:

@@ -236,3 +236,21 @@ def test_customer_repr_and_str_hide_personal_values(editor):
     alice = Customer.objects.get(pk=create(editor)["id"])
     assert "Alice" not in str(alice)
     assert "Alice" not in repr(alice)
+
+
+def test_failed_create_leaves_no_record_and_no_orphaned_data_key(editor, monkeypatch):
+    from soc2kit.encryption.keyring import get_keyring, reset_keyring
+    from soc2kit.encryption.models import DataKey
+
+    reset_keyring()
+    DataKey.objects.all().delete()
+
+    def audit_down(*args, **kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr("soc2kit.customers.views.record", audit_down)
+    with pytest.raises(RuntimeError, match="audit store unavailable"):
+        editor.send("POST", "/api/customers/", ALICE)
+    assert Customer.objects.count() == 0  # no record without its audit entry
+    # The data key was committed before the request's transaction, so the cached key is in the table.
+    assert list(DataKey.objects.values_list("key_id", flat=True)) == [get_keyring().active().key_id]
