@@ -12,3 +12,5 @@ urlpatterns = [
     path("accounts/", include(auth_html_urls)),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "soc2kit.audit.views.permission_denied"

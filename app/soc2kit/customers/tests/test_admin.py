@@ -25,3 +25,13 @@ def test_audit_trail_is_read_only_in_the_admin(client):
     response = client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.django_db
+def test_admin_permission_denials_are_audited(client):
+    staff = User.objects.create_user("staffer", password="x" * 16, is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/audit/auditevent/").status_code == 403
+    denial = AuditEvent.objects.get(action="access_denied")
+    assert denial.actor_username == "staffer"
+    assert denial.request_path == "/admin/audit/auditevent/"
