@@ -312,8 +312,10 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
     }
     return {
         "_meta": {"hostvars": hostvars},
-        "all": {"children": ["ungrouped", GROUP]},
+        "all": {"children": ["ungrouped", GROUP, "acme_servers"]},
         GROUP: {"hosts": list(hostvars), "vars": group_vars},
+        # site.yml also names the local ACME server's group; on AWS it is empty (Let's Encrypt instead).
+        "acme_servers": {"hosts": []},
     }
 
 

@@ -326,9 +326,8 @@ def run_preflight(
     """Runs the checks `action` needs; returns the AWS account id, or raises KitError listing all problems."""
     out = out or sys.stderr
     interactive = sys.stdin.isatty() if interactive is None else interactive
-    problems: list[Problem | None] = (
-        [check_pulumi_cli(ctx)] if action in ("deploy", "plan", "destroy") else []
-    )
+    # Every AWS action reads the stack: rollback and verify too, for the inventory's outputs.
+    problems: list[Problem | None] = [check_pulumi_cli(ctx)]
     if action in ("deploy", "rollback", "verify"):
         problems += [check_ansible(ctx), check_collections(ctx), check_ssm_plugin(ctx)]
     if action in ("deploy", "verify"):
@@ -337,8 +336,7 @@ def run_preflight(
     problems.append(credentials_problem)
     if action in ("deploy", "plan"):
         problems.append(check_stack_config(ctx, account_id))
-    if action in ("deploy", "plan", "destroy"):
-        problems.append(check_pulumi_login(ctx))
+    problems.append(check_pulumi_login(ctx))
     if action in ("deploy", "destroy"):
         problems.append(check_confirmation_possible(ctx, interactive))
     found = [p for p in problems if p is not None]

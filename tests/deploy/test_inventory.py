@@ -227,3 +227,53 @@ def test_ansible_fails_instead_of_running_with_no_hosts() -> None:
     result = ansible_inventory("prod", "outputs-missing-keys.json")
     assert result.returncode != 0
     assert "stack output 'db_endpoint': missing" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env_name", "fixture", "challenge"),
+    [
+        ("prod", "outputs-good-two-hosts-ssm.json", "dns-route53"),
+        ("dev", "outputs-good-one-host-ssh.json", "webroot"),
+    ],
+)
+def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, challenge: str) -> None:
+    """The roles' variables as Ansible renders them on the first app host (debug runs on the controller)."""
+    from kit.aws import ansible_env
+
+    wanted = (
+        "{{ {'challenge': certbot_challenge, 'arns': django_app_secret_arns, 'env': django_app_extra_env, "
+        "'mode': django_app_secrets_mode, 'logs': log_shipping_cloudwatch_log_groups, "
+        "'domain': site_domain} | to_json }}"
+    )
+    env = {**os.environ, **ansible_env(env_name), "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / fixture)}
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "ansible"),
+            "app_hosts[0]",
+            "-i",
+            str(ROOT / "ansible" / "inventories" / env_name),
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"msg={wanted}",
+            "-o",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rendered = json.loads(json.loads(result.stdout.split(" => ", 1)[1])["msg"])
+    data = outputs(fixture)
+    assert rendered["challenge"] == challenge
+    assert rendered["mode"] == "aws"
+    assert rendered["domain"] == f"{env_name}.example.com"
+    assert rendered["arns"] == {
+        "DJANGO_SECRET_KEY": data["secret_arns"]["django_secret_key"],
+        "FIELD_ENCRYPTION_KEY": data["secret_arns"]["field_encryption_key"],
+        "DATABASE_CREDENTIALS": data["secret_arns"]["db_app_credentials"],
+    }
+    assert rendered["env"]["DATABASE_URL"] == f"postgres://{data['db_endpoint']}:5432/app?sslmode=verify-full"
+    assert rendered["env"]["FIELD_ENCRYPTION_KMS_KEY_ARN"] == data["kms_key_arns"]["field_encryption"]
+    assert rendered["logs"] == data["log_group_names"]
