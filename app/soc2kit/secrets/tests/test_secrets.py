@@ -167,6 +167,8 @@ def test_production_settings_load_from_env(tmp_path, monkeypatch):
     assert environment["DJANGO_SECRET_KEY"] == production.SECRET_KEY
     assert production.DEBUG is False
     assert production.DATABASES["default"]["OPTIONS"]["sslmode"] == "verify-full"
+    assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert "django.contrib.auth.hashers.PBKDF2PasswordHasher" in production.PASSWORD_HASHERS
 
 
 @pytest.mark.parametrize(
