@@ -241,9 +241,9 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
     from kit.aws import ansible_env
 
     wanted = (
-        "{{ {'challenge': certbot_challenge, 'arns': django_app_secret_arns, 'env': django_app_extra_env, "
+        "{{ {'challenge': certbot_challenge, 'arns': django_app_secret_arns, 'url': django_app_database_url, "
         "'mode': django_app_secrets_mode, 'logs': log_shipping_cloudwatch_log_groups, "
-        "'domain': site_domain} | to_json }}"
+        "'kek': django_app_kek_backend, 'kms': django_app_kms_key_id, 'domain': site_domain} | to_json }}"
     )
     env = {**os.environ, **ansible_env(env_name), "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / fixture)}
     result = subprocess.run(
@@ -271,9 +271,10 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
     assert rendered["domain"] == f"{env_name}.example.com"
     assert rendered["arns"] == {
         "DJANGO_SECRET_KEY": data["secret_arns"]["django_secret_key"],
-        "FIELD_ENCRYPTION_KEY": data["secret_arns"]["field_encryption_key"],
+        "FIELD_ENCRYPTION_BLIND_INDEX_KEY": data["secret_arns"]["field_encryption_key"],
         "DATABASE_CREDENTIALS": data["secret_arns"]["db_app_credentials"],
     }
-    assert rendered["env"]["DATABASE_URL"] == f"postgres://{data['db_endpoint']}:5432/app?sslmode=verify-full"
-    assert rendered["env"]["FIELD_ENCRYPTION_KMS_KEY_ARN"] == data["kms_key_arns"]["field_encryption"]
+    assert rendered["url"] == f"postgres://{data['db_endpoint']}:5432/app?sslmode=verify-full"
+    assert rendered["kek"] == "kms"
+    assert rendered["kms"] == data["kms_key_arns"]["field_encryption"]
     assert rendered["logs"] == data["log_group_names"]
