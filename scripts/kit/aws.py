@@ -233,8 +233,9 @@ def check_destroy_confirmed(env: str, environ: dict[str, str]) -> None:
     if env == "prod" and environ.get("CONFIRM_DESTROY") != "prod":
         raise KitError(
             "refusing to destroy prod without explicit confirmation; nothing was changed",
-            "run `make destroy ENV=prod CONFIRM_DESTROY=prod` if you really mean it (turn off "
-            "soc2kit:db_deletion_protection and `pulumi up` first, or RDS refuses; a final snapshot is kept)",
+            "run `make destroy ENV=prod CONFIRM_DESTROY=prod` if you really mean it; switch off the "
+            "database's deletion protection by hand first (aws rds modify-db-instance "
+            "--no-deletion-protection), or RDS refuses. A final snapshot is kept.",
         )
 
 
