@@ -35,3 +35,22 @@ def test_admin_permission_denials_are_audited(client):
     denial = AuditEvent.objects.get(action="access_denied")
     assert denial.actor_username == "staffer"
     assert denial.request_path == "/admin/audit/auditevent/"
+
+
+@pytest.mark.django_db
+def test_admin_and_login_pages_need_nothing_the_csp_forbids(client):
+    """The CSP allows only same-origin script and style files: no inline <script>, <style> or style=."""
+    import re
+
+    anonymous = ["/admin/login/", "/accounts/login/"]
+    staff = ["/admin/", "/admin/audit/auditevent/", "/admin/auth/user/add/", "/admin/auth/group/"]
+    for url in anonymous + staff:
+        if url == staff[0]:
+            client.force_login(User.objects.create_superuser("csp", password="x" * 16))
+        response = client.get(url)
+        html = response.content.decode()
+        assert response.status_code == 200, url
+        assert "default-src 'none'" in response["Content-Security-Policy"]
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], url
+        assert "<style" not in html, url
+        assert "style=" not in html, url
