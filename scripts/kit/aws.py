@@ -127,7 +127,7 @@ def rolling_batches(environ: dict[str, str]) -> list[int | str]:
     """
     raw = environ.get("DEPLOY_SERIAL", "").strip()
     if not raw:
-        return DEFAULT_BATCHES
+        return list(DEFAULT_BATCHES)
     batches: list[int | str] = []
     for item in raw.split(","):
         item = item.strip()
@@ -144,15 +144,19 @@ def rolling_batches(environ: dict[str, str]) -> list[int | str]:
 
 
 def public_hostname(env: str) -> str:
-    out = run(
-        ["ansible-inventory", "-i", str(inventory_dir(env)), "--list"],
-        what="ansible-inventory",
-        fix=f"check ansible/inventories/{env}/group_vars/",
-        env=ansible_env(env),
-        capture=True,
-        echo=False,
+    """The first of soc2kit_public_hostnames, as Ansible sees it for this ENV."""
+    result = subprocess.run(  # noqa: S603
+        [shutil.which("ansible-inventory") or "ansible-inventory", "-i", str(inventory_dir(env)), "--list"],
+        env={**os.environ, **ansible_env(env)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    hostvars = json.loads(out)["_meta"]["hostvars"]
+    if result.returncode != 0:
+        raise KitError(
+            f"ansible-inventory failed: {result.stderr.strip()}", f"check ansible/inventories/{env}/"
+        )
+    hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
     names = next(iter(hostvars.values()), {}).get("soc2kit_public_hostnames") or []
     if not names:
         raise KitError(

@@ -191,3 +191,14 @@ def test_inventory_stage_fails_naming_the_bad_output(
     assert "pulumi/__main__.py" in raised.value.fix  # type: ignore[attr-defined]
     assert not (tmp_path / "state" / "prod" / "stack-outputs.json").exists()
     assert changing_calls(tools) == []
+
+
+def test_smoke_test_name_is_the_first_public_hostname(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aws, "STATE_DIR", tmp_path / "state")
+    recorded = aws.outputs_file("staging")
+    recorded.parent.mkdir(parents=True)
+    recorded.write_text((FIXTURES / "outputs-good-one-host-ssh.json").read_text())
+    monkeypatch.setenv("PATH", f"{VENV_BIN}:/usr/bin:/bin")
+    assert aws.public_hostname("staging") == "staging.example.com"
