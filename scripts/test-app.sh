@@ -2,9 +2,10 @@
 # Runs the Django app's tests against a throw-away PostgreSQL on 127.0.0.1, then removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 [ -x .venv/bin/pytest ] || { echo "test-app: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
+trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT
 scripts/test-postgres.sh start
-trap 'scripts/test-postgres.sh stop' EXIT
 # shellcheck disable=SC1091
 source .cache/test-postgres.env
 cd app
