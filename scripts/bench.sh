@@ -4,6 +4,7 @@
 # Extra arguments go to app/bench/run.py (--records N, --rounds N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 [ -x .venv/bin/python ] || { echo "bench: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
 .venv/bin/python -c 'import encrypted_fields' 2>/dev/null \
   || { echo "bench: ERROR: django-fernet-encrypted-fields is not installed in .venv; run 'make setup'" >&2; exit 1; }
@@ -13,7 +14,7 @@ start_output="$(scripts/test-postgres.sh start)"
 echo "$start_output"
 case "$start_output" in
   *"already running"*) ;;
-  *) trap 'scripts/test-postgres.sh stop' EXIT ;;
+  *) trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT ;;
 esac
 # shellcheck disable=SC1091
 source .cache/test-postgres.env

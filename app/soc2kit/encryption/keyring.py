@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from .config import EncryptionSettings, load_settings
@@ -90,30 +90,51 @@ class Keyring:
         return self._cache(row.version, row.key_id, self.keks.unwrap(wrapped, row.key_id))
 
     def create_key(self):
-        """Create the next data key version (it becomes the active key). Returns the DataKey row."""
+        """Create the next data key version (it becomes the active key). Returns the DataKey row.
+
+        The row is written and committed on a connection of its own, so it is durable before any value
+        encrypted with it can be: if the caller's transaction rolls back, the key stays (unused) instead
+        of vanishing while this process keeps encrypting with it.
+        """
         from .models import DataKey
 
         if self.keks.active is None:
             raise KeyConfigurationError("no KEK configured for FIELD_ENCRYPTION_KEK_BACKEND")
-        for _attempt in range(5):
-            latest = DataKey.objects.order_by("-version").first()
-            version = latest.version + 1 if latest else 1
-            key_id = secrets.token_hex(4)
-            plaintext, wrapped = self.keks.active.generate(key_id)
-            try:
-                with transaction.atomic():
-                    row = DataKey.objects.create(
-                        version=version,
-                        key_id=key_id,
-                        kek_backend=wrapped.backend,
-                        kek_id=wrapped.kek_id,
-                        wrapped_key=wrapped.blob,
-                    )
-            except IntegrityError:
-                continue  # another process created this version at the same moment; take the next one
-            self._cache(version, key_id, plaintext)
-            self.expire_active()
-            return row
+        own = connections.create_connection(DEFAULT_DB_ALIAS)  # autocommit
+        table = own.ops.quote_name(DataKey._meta.db_table)
+        try:
+            for _attempt in range(5):
+                with own.cursor() as cursor:
+                    cursor.execute(f"SELECT coalesce(max(version), 0) FROM {table}")  # noqa: S608 - quoted name
+                    version = cursor.fetchone()[0] + 1
+                    key_id = secrets.token_hex(4)
+                    plaintext, wrapped = self.keks.active.generate(key_id)
+                    created_at = timezone.now()
+                    try:
+                        cursor.execute(
+                            f"INSERT INTO {table} "  # noqa: S608 - quoted name
+                            "(version, key_id, kek_backend, kek_id, wrapped_key, created_at) "
+                            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                            [version, key_id, wrapped.backend, wrapped.kek_id, wrapped.blob, created_at],
+                        )
+                    except IntegrityError:
+                        continue  # another process created this version at the same moment; take the next one
+                    pk = cursor.fetchone()[0]
+                row = DataKey(
+                    pk=pk,
+                    version=version,
+                    key_id=key_id,
+                    kek_backend=wrapped.backend,
+                    kek_id=wrapped.kek_id,
+                    wrapped_key=wrapped.blob,
+                    created_at=created_at,
+                )
+                row._state.adding = False
+                self._cache(version, key_id, plaintext)
+                self.expire_active()
+                return row
+        finally:
+            own.close()
         raise EncryptionError("could not create a new data key: version numbers kept colliding")
 
     def active(self) -> DataKeyHandle:

@@ -3,15 +3,27 @@ import json
 import os
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from soc2kit.encryption.keyring import reset_keyring
 
 
 @pytest.fixture(autouse=True)
-def fresh_keyring():
-    """Each test starts without cached data keys (their DataKey rows roll back with the test)."""
+def fresh_keyring(request):
+    """Each test starts without cached or stored data keys.
+
+    Data keys are committed on their own connection (they must outlive a rolled-back transaction), so
+    the test transaction does not remove them; this does, before each database test.
+    """
     reset_keyring()
+    if request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+        own = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with own.cursor() as cursor:
+                cursor.execute("DELETE FROM encryption_datakey")
+        finally:
+            own.close()
     yield
     reset_keyring()
 

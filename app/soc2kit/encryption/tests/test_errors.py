@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+from django.db import transaction
 
 from soc2kit.encryption.errors import DecryptionError, FieldMismatchError, UnknownKeyError
 from soc2kit.encryption.keyring import check_keys_loadable, get_keyring, reset_keyring
@@ -147,3 +148,19 @@ def test_check_keys_loadable_before_and_after_the_first_key():
     _stored()
     reset_keyring()
     check_keys_loadable()
+
+
+def test_data_key_survives_a_rolled_back_transaction():
+    # The first value written creates the data key; the transaction that wrote it then rolls back.
+    def write_then_fail():
+        with transaction.atomic():
+            Person.objects.create(full_name="Gone", email="gone@example.com", national_id="1")
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError, match="roll back"):
+        write_then_fail()
+    assert not Person.objects.exists()
+    assert DataKey.objects.count() == 1  # committed on its own connection, not rolled back
+    person, _token = _stored()  # encrypted with the cached key
+    reset_keyring()  # a new process must still find that key
+    assert Person.objects.get(pk=person.pk).national_id == SECRET
