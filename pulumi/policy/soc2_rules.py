@@ -46,6 +46,14 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+PUBLIC_ACCESS_SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_POLICY_TYPES = (
@@ -457,6 +465,40 @@ def logs_retention(props: Props) -> Iterator[str]:
         yield f"log group keeps logs {days} days; at least {MIN_LOG_RETENTION_DAYS} are required"
 
 
+# --- S3 ------------------------------------------------------------------------------------------
+
+
+def s3_public_access_blocked(props: Props) -> Iterator[str]:
+    if off := [s for s in PUBLIC_ACCESS_SETTINGS if props.get(s) is not True]:
+        yield f"bucket public access block must enable all four settings; off: {', '.join(off)}"
+
+
+def s3_encrypted_cmk(props: Props) -> Iterator[str]:
+    rules = [r for r in _as_list(props.get("rules")) if isinstance(r, Mapping)]
+    defaults = [r.get("applyServerSideEncryptionByDefault") or {} for r in rules]
+    if not any(
+        d.get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse") and d.get("kmsMasterKeyId") for d in defaults
+    ):
+        yield "bucket default encryption must be SSE-KMS with a customer-managed key (kmsMasterKeyId)"
+
+
+def _denies_plain_http(policy: Any) -> bool:
+    for statement in _statements(policy):
+        condition = statement.get("Condition") or {}
+        secure = (condition.get("Bool") or {}).get("aws:SecureTransport")
+        if statement.get("Effect") == "Deny" and str(secure).lower() == "false":
+            return True
+    return False
+
+
+def s3_policy_tls_only(props: Props) -> Iterator[str]:
+    if _known(props.get("policy")) and not _denies_plain_http(props.get("policy")):
+        yield "bucket policy must deny requests without TLS (aws:SecureTransport = false)"
+    for statement in _statements(props.get("policy")):
+        if _allows(statement) and _public_principal(statement) and not statement.get("Condition"):
+            yield f"bucket policy statement {_sid(statement)} lets anyone act on the bucket"
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "kms-key-rotation-enabled",
@@ -728,6 +770,27 @@ RULES: tuple[Rule, ...] = (
         "FSBP ELB.6 (Environment=prod)",
     ),
     Rule(
+        "s3-bucket-public-access-blocked",
+        "Bucket public access fully blocked",
+        (S3_PUBLIC_ACCESS_BLOCK,),
+        s3_public_access_blocked,
+        "FSBP S3.8, awsguard s3-bucket-public-read/write-prohibited",
+    ),
+    Rule(
+        "s3-bucket-encrypted-cmk",
+        "Buckets encrypted with SSE-KMS",
+        S3_ENCRYPTION,
+        s3_encrypted_cmk,
+        "FSBP S3.17",
+    ),
+    Rule(
+        "s3-bucket-policy-tls-only",
+        "Bucket policies deny plain HTTP",
+        (S3_POLICY,),
+        s3_policy_tls_only,
+        "FSBP S3.5",
+    ),
+    Rule(
         "cloudwatch-log-group-encrypted-cmk",
         "Log groups encrypted with a CMK",
         (LOG_GROUP,),
@@ -778,6 +841,43 @@ def vpc_flow_logs(resources: Iterable[Any]) -> Iterator[tuple[str, str]]:
             yield f"VPC {vpc.name} has no flow log [FSBP EC2.6]", vpc.urn
 
 
+def _refers_to(resource: Any, prop: str, target: Any) -> bool:
+    """Whether `resource.props[prop]` names `target` (by id or name, or by engine dependency)."""
+    names = {target.props.get("id"), target.props.get("bucket")} - {None}
+    if resource.props.get(prop) in names:
+        return True
+    return any(dep.urn == target.urn for dep in resource.property_dependencies.get(prop, []))
+
+
+def s3_bucket_guards(resources: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    """Every bucket has a full public access block, SSE-KMS and a TLS-only policy (FSBP S3.8, S3.17, S3.5)."""
+    resources = list(resources)
+    for bucket in (r for r in resources if r.resource_type in S3_BUCKETS):
+        companions = [r for r in resources if _refers_to(r, "bucket", bucket)]
+        blocks = [r for r in companions if r.resource_type == S3_PUBLIC_ACCESS_BLOCK]
+        if not any(not list(s3_public_access_blocked(r.props)) for r in blocks):
+            yield f"bucket {bucket.name} has no full public access block [FSBP S3.8]", bucket.urn
+        encryption = [r for r in companions if r.resource_type in S3_ENCRYPTION]
+        if not any(not list(s3_encrypted_cmk(r.props)) for r in encryption):
+            yield f"bucket {bucket.name} has no SSE-KMS default encryption [FSBP S3.17]", bucket.urn
+        policies = [r for r in companions if r.resource_type == S3_POLICY]
+        if not any(_denies_plain_http(r.props.get("policy")) for r in policies):
+            yield f"bucket {bucket.name} has no policy denying plain HTTP [FSBP S3.5]", bucket.urn
+
+
+def _s3_bucket_guards_policy() -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        for message, urn in s3_bucket_guards(args.resources):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name="s3-buckets-guarded",
+        description="Every bucket: public access block, SSE-KMS, TLS-only policy (FSBP S3.8, S3.17, S3.5)",
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    )
+
+
 def _vpc_flow_logs_policy() -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         for message, urn in vpc_flow_logs(args.resources):
@@ -792,4 +892,4 @@ def _vpc_flow_logs_policy() -> StackValidationPolicy:
 
 
 def build_policies() -> list[Policy]:
-    return [*(_resource_policy(rule) for rule in RULES), _vpc_flow_logs_policy()]
+    return [*(_resource_policy(rule) for rule in RULES), _vpc_flow_logs_policy(), _s3_bucket_guards_policy()]

@@ -65,6 +65,12 @@ def test_key_policy_has_no_wildcard_principal_or_action(dev: StackRun, purpose: 
     ("purpose", "service"), [("database", "rds"), ("volumes", "ec2"), ("secrets", "secretsmanager")]
 )
 def test_service_keys_usable_only_via_their_service(dev: StackRun, purpose: str, service: str) -> None:
+    account_statements = [
+        sid
+        for sid, s in statements(dev, purpose).items()
+        if s["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"} and sid != "KeyAdministration"
+    ]
+    assert len(account_statements) == 2  # use + grants, both below
     for sid, statement in statements(dev, purpose).items():
         if (
             statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}

@@ -378,6 +378,35 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"enableDeletionProtection": True, "tags": {"Environment": "prod"}},
         {"enableDeletionProtection": False, "tags": {"Environment": "prod"}},
     ),
+    "s3-bucket-public-access-blocked": (
+        soc2_rules.S3_PUBLIC_ACCESS_BLOCK,
+        dict.fromkeys(soc2_rules.PUBLIC_ACCESS_SETTINGS, True),
+        {**dict.fromkeys(soc2_rules.PUBLIC_ACCESS_SETTINGS, True), "restrictPublicBuckets": False},
+    ),
+    "s3-bucket-encrypted-cmk": (
+        soc2_rules.S3_ENCRYPTION[0],
+        {
+            "rules": [
+                {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "k"}}
+            ]
+        },
+        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+    ),
+    "s3-bucket-policy-tls-only": (
+        soc2_rules.S3_POLICY,
+        {
+            "policy": policy(
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            )
+        },
+        {"policy": policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"})},
+    ),
     "cloudwatch-log-group-encrypted-cmk": (soc2_rules.LOG_GROUP, GOOD_LOG_GROUP, {"retentionInDays": 365}),
     "cloudwatch-log-group-retention-90-days": (
         soc2_rules.LOG_GROUP,
@@ -484,4 +513,23 @@ def test_flow_log_on_another_vpc_does_not_count(dev: StackRun) -> None:
 
 def test_pack_has_a_policy_per_rule_plus_stack_rules() -> None:
     assert set(RESOURCE_POLICIES) == {rule.name for rule in RULES}
-    assert set(STACK_POLICIES) == {"ec2-vpc-flow-logs-enabled"}
+    assert set(STACK_POLICIES) == {"ec2-vpc-flow-logs-enabled", "s3-buckets-guarded"}
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        soc2_rules.S3_PUBLIC_ACCESS_BLOCK,
+        soc2_rules.S3_ENCRYPTION[0],
+        soc2_rules.S3_POLICY,
+    ],
+)
+def test_bucket_without_each_guard_is_reported(dev: StackRun, missing: str) -> None:
+    assert dev.of_type("aws:s3/bucket:Bucket"), "the dev stack (SSM mode) should have the transfer bucket"
+    stripped = StackRun(resources=[r for r in dev if r.type != missing])
+    assert run_stack_policy("s3-buckets-guarded", policy_resources(stripped))
+
+
+def test_guards_of_another_bucket_do_not_count(dev: StackRun) -> None:
+    other = Recorded("aws:s3/bucket:Bucket", "other-bucket", {"bucket": "other"}, "other")
+    assert run_stack_policy("s3-buckets-guarded", policy_resources(StackRun(resources=[*dev, other])))
