@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every molecule scenario with the full sequence (destroy, syntax, create, prepare, converge,
+# idempotence, verify, destroy), after the fast role-argument tests. Stops at the first failure with a
+# non-zero exit; the scenario's containers and network are removed even when a step fails.
+# SCENARIOS="default" limits the run; MOLECULE_ARGS are passed to `molecule test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export CONTAINERS_CONF="$PWD/molecule/containers.conf"
+export ANSIBLE_CONFIG="$PWD/ansible/ansible.cfg"
+IMAGE="${TEST_IMAGE:-localhost/soc2kit-debian12:latest}"
+SCENARIOS="${SCENARIOS:-default apache}"
+
+die() { echo "molecule.sh: ERROR: $*" >&2; exit 1; }
+for tool in molecule pytest ansible-playbook podman; do
+  command -v "$tool" >/dev/null || die "$tool not found; run 'make setup'"
+done
+podman image exists "$IMAGE" || die "test image $IMAGE missing; run 'make image'"
+
+current=""
+cleanup() {
+  local rc=$?
+  if [ -n "$current" ]; then
+    echo "molecule.sh: removing the containers of scenario '$current' after a failure" >&2
+    molecule destroy -s "$current" >/dev/null 2>&1 || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+start=$SECONDS
+echo "molecule.sh: role argument checks (bad values rejected before any change)"
+pytest -q -p no:cacheprovider molecule/tests/test_role_arguments.py
+
+for scenario in $SCENARIOS; do
+  [ -f "molecule/$scenario/molecule.yml" ] || die "no scenario molecule/$scenario"
+  current="$scenario"
+  t0=$SECONDS
+  echo "molecule.sh: scenario '$scenario'"
+  molecule test -s "$scenario" ${MOLECULE_ARGS:-} \
+    || die "scenario '$scenario' failed (see the step above); its containers were destroyed"
+  current=""
+  echo "molecule.sh: scenario '$scenario' passed in $((SECONDS - t0)) s"
+done
+echo "molecule.sh: all scenarios passed in $((SECONDS - start)) s"
