@@ -22,6 +22,7 @@ ctx = AwsContext(
     partition=aws.get_partition().partition,
     region=cfg.region,
     availability_zones=tuple(aws.get_availability_zones(state="available").names),
+    caller_arn=caller.arn,
 )
 
 identity = HostIdentity("identity", cfg, ctx)
@@ -41,6 +42,7 @@ database = Database(
 secrets = AppSecrets(
     "secrets",
     cfg,
+    ctx,
     secrets_key_arn=keys.keys["secrets"].arn,
     field_encryption_key_arn=keys.keys["field_encryption"].arn,
     host_role_arn=identity.role.arn,

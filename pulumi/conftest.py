@@ -41,7 +41,7 @@ def dev_with_ssh() -> StackRun:
     """dev plus an SSH admin CIDR and an extra secret reader, to prove those paths."""
     config = stack_config("dev") | {
         "soc2kit:ssh_admin_cidr": "203.0.113.0/24",
-        "soc2kit:secret_reader_arns": '["arn:aws:iam::111122223333:role/Deployer"]',
+        "soc2kit:secret_reader_arns": '["arn:aws:iam::111122223333:role/Auditor"]',
     }
     return run_program(config, stack="devssh")
 

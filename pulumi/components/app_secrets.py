@@ -12,6 +12,7 @@ import pulumi_random as random
 from config import StackConfig
 
 import pulumi
+from components.aws_context import AwsContext
 from components.keys import FIELD_ENCRYPTION_CONTEXT_KEY
 
 SECRET_NAMES = ("django_secret_key", "field_encryption_key", "db_app_credentials")
@@ -29,6 +30,7 @@ class AppSecrets(pulumi.ComponentResource):
         self,
         name: str,
         cfg: StackConfig,
+        ctx: AwsContext,
         *,
         secrets_key_arn: pulumi.Input[str],
         field_encryption_key_arn: pulumi.Input[str],
@@ -66,7 +68,8 @@ class AppSecrets(pulumi.ComponentResource):
                 }
             ),
         }
-        readers: list[Any] = [host_role_arn, *cfg.secret_reader_arns]
+        # Only the hosts read these; plus readers named in config and the deployer (see AwsContext).
+        readers: list[Any] = [host_role_arn, *cfg.secret_reader_arns, *ctx.deployer_principal_patterns]
         self.secrets = {}
         for secret_name in SECRET_NAMES:
             secret = aws.secretsmanager.Secret(
@@ -107,7 +110,7 @@ class AppSecrets(pulumi.ComponentResource):
                                 "Principal": "*",
                                 "Action": "secretsmanager:GetSecretValue",
                                 "Resource": "*",
-                                "Condition": {"StringNotEquals": {"aws:PrincipalArn": readers}},
+                                "Condition": {"StringNotLike": {"aws:PrincipalArn": readers}},
                             },
                         ],
                     }

@@ -27,6 +27,8 @@ PROGRAM_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "111122223333"
 REGION = "eu-west-1"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+# Who runs `pulumi up` in the mocks: a CI role session, the usual case.
+DEPLOYER_SESSION_ARN = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/Deployer/ci-session"
 
 
 def kms_key_id(resource_name: str) -> str:
@@ -123,7 +125,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                "arn": DEPLOYER_SESSION_ARN,
                 "userId": "AIDA",
                 "id": ACCOUNT_ID,
             }, []

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 from components.app_secrets import SECRET_NAMES
+from components.aws_context import AwsContext
 
 from tests.harness import StackRun, key_arn
 
 SECRET = "aws:secretsmanager/secret:Secret"
 HOST_ROLE = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
+# The mocked deployer is a session of role Deployer; the provider reads the values back as it.
+DEPLOYER = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:role/*/Deployer"]
 
 
 def secret(run: StackRun, name: str) -> dict[str, Any]:
@@ -48,15 +51,16 @@ def test_only_app_hosts_role_may_read_secret(dev: StackRun, name: str) -> None:
     deny = statements["NobodyElseReads"]
     assert deny["Effect"] == "Deny"
     assert deny["Action"] == "secretsmanager:GetSecretValue"
-    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": [HOST_ROLE]}}
+    assert deny["Condition"] == {"StringNotLike": {"aws:PrincipalArn": [HOST_ROLE, *DEPLOYER]}}
 
 
 def test_configured_extra_readers_are_the_only_exception(dev_with_ssh: StackRun) -> None:
     statements = resource_policy(dev_with_ssh, "db_app_credentials")
-    readers = statements["NobodyElseReads"]["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+    readers = statements["NobodyElseReads"]["Condition"]["StringNotLike"]["aws:PrincipalArn"]
     assert readers == [
         "arn:aws:iam::111122223333:role/soc2kit-devssh-app-host",
-        "arn:aws:iam::111122223333:role/Deployer",
+        "arn:aws:iam::111122223333:role/Auditor",
+        *DEPLOYER,
     ]
 
 
@@ -81,3 +85,21 @@ def test_field_encryption_secret_names_its_kek_and_context(dev: StackRun) -> Non
     assert value["kek_key_arn"] == dev.exports["kms_key_arns"]["field_encryption"]
     assert value["encryption_context"] == {"app": "soc2kit"}
     assert value["keys"][0]["material_b64"]
+
+
+def test_deployer_user_or_root_is_matched_exactly() -> None:
+    def ctx(caller: str) -> AwsContext:
+        return AwsContext(
+            account_id="111122223333",
+            partition="aws",
+            region="eu-west-1",
+            availability_zones=(),
+            caller_arn=caller,
+        )
+
+    user = "arn:aws:iam::111122223333:user/ci"
+    assert ctx(user).deployer_principal_patterns == (user,)
+    assert ctx("arn:aws-us-gov:sts::111122223333:assumed-role/Ops/s").deployer_principal_patterns == (
+        "arn:aws-us-gov:iam::111122223333:role/Ops",
+        "arn:aws-us-gov:iam::111122223333:role/*/Ops",
+    )
