@@ -17,6 +17,8 @@ def _results(list_ratio: float, speedup: float) -> dict:
             "list_ms_encrypted",
             "list_ms_fernet",
             "list_fernet_over_plain",
+            "list_cpu_encrypted_over_plain",
+            "load_average_1min",
             "list_speedup_vs_fernet",
             "insert_encrypted_over_plain",
             "insert_fernet_over_plain",

@@ -15,6 +15,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -66,6 +67,7 @@ class Keyring:
         self._active: DataKeyHandle | None = None
         self._active_expires = 0.0
         self._blind_keys: dict[str, bytes] = {}
+        self._decryptors: dict[str, Callable[[str], str]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -181,35 +183,62 @@ class Keyring:
         return dek.header + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
 
     def decrypt(self, token: str, label: str) -> str:
-        # Hot path (every encrypted value read): one split, one dict lookup, one AEAD call.
-        try:
-            fmt, version, key_id, body = token.split(":", 3)
-        except ValueError:
-            fmt = None
-        if fmt != FORMAT:
+        return self.decryptor(label)(token)
+
+    def decryptor(self, label: str) -> Callable[[str], str]:
+        """The decrypt function of one field (the hot path of every list view).
+
+        Each distinct ciphertext header ("ef1:<version>:<key id>") is validated and resolved to its data
+        key once; after that a value costs one partition, one dict lookup and one AEAD call.
+        """
+        decrypt = self._decryptors.get(label)
+        if decrypt is not None:
+            return decrypt
+        resolved: dict[str, tuple[Callable, bytes, DataKeyHandle]] = {}
+        a2b = binascii.a2b_base64
+        limit = self.conf.dek_cache_size
+
+        def decrypt(token: str) -> str:
+            header, _, body = token.rpartition(":")
+            entry = resolved.get(header)
+            if entry is None:
+                dek = self._resolve_header(header, token, label)
+                if len(resolved) >= limit:
+                    resolved.clear()
+                entry = resolved[header] = (dek.aead.decrypt, dek.aad(label), dek)
+            try:
+                raw = a2b(body)
+                return entry[0](raw[:NONCE_BYTES], raw[NONCE_BYTES:], entry[1]).decode()
+            except (InvalidTag, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+                raise self._failure(entry[2], body, label) from None
+
+        self._decryptors[label] = decrypt
+        return decrypt
+
+    def _resolve_header(self, header: str, token: str, label: str) -> DataKeyHandle:
+        parts = header.split(":")
+        if len(parts) != 3 or parts[0] != FORMAT:
             shown = token.split(":", 1)[0][:8] if ":" in token else "no header"
             raise DecryptionError(
                 f"value in {label} is not a field-encryption ciphertext "
                 f"(format {shown!r}, expected {FORMAT!r}); "
                 "it was written without encryption or by another tool"
             )
+        _fmt, version, key_id = parts
         dek = self._deks.get(key_id)
         if dek is None or dek.version_text != version:
             dek = self.get(key_id, version, label)
-        try:
-            raw = binascii.a2b_base64(body)
-            aad = dek.aads.get(label) or dek.aad(label)
-            return dek.aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad).decode()
-        except (InvalidTag, binascii.Error, ValueError):
-            pass
+        return dek
+
+    def _failure(self, dek: DataKeyHandle, body: str, label: str) -> DecryptionError:
         owner = self._owner_of(dek, body, label)
         if owner:
-            raise FieldMismatchError(
+            return FieldMismatchError(
                 f"ciphertext in {label} was encrypted for field {owner}; "
                 "copying encrypted values between fields is refused"
             )
-        raise DecryptionError(
-            f"ciphertext in {label} (data key v{version}, {key_id}) failed authentication: "
+        return DecryptionError(
+            f"ciphertext in {label} (data key v{dek.version}, {dek.key_id}) failed authentication: "
             "it was altered, or the data key under that id is not the one that encrypted it"
         )
 
