@@ -79,27 +79,12 @@ class EncryptedFieldMixin:
         return value if prepared else self.get_prep_value(value)
 
     def from_db_value(self, value, expression, connection):
-        if value is None:
-            return None
-        text = get_keyring().decrypt(value, self.encryption_label)
-        return text if self.from_text is None else self.from_text(text)
+        return (keyring._keyring or get_keyring()).converter(self.encryption_label, self.from_text)(value)
 
     def get_db_converters(self, connection):
-        # One plain function per value read instead of from_db_value's method chain: this is the cost
-        # every list view pays once per encrypted column and row.
-        decrypt = (keyring._keyring or get_keyring()).decryptor(self.encryption_label)
-        from_text = self.from_text
-        if from_text is None:
-
-            def convert(value, expression, connection):
-                return None if value is None else decrypt(value)
-
-        else:
-
-            def convert(value, expression, connection):
-                return None if value is None else from_text(decrypt(value))
-
-        return [convert]
+        # A plain function per value read instead of from_db_value's method chain: this is the cost every
+        # list view pays once per encrypted column and row.
+        return [(keyring._keyring or get_keyring()).converter(self.encryption_label, self.from_text)]
 
 
 class EncryptedCharField(EncryptedFieldMixin, models.CharField):

@@ -67,7 +67,7 @@ class Keyring:
         self._active: DataKeyHandle | None = None
         self._active_expires = 0.0
         self._blind_keys: dict[str, bytes] = {}
-        self._decryptors: dict[str, Callable[[str], str]] = {}
+        self._converters: dict[tuple, Callable] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -183,22 +183,24 @@ class Keyring:
         return dek.header + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
 
     def decrypt(self, token: str, label: str) -> str:
-        return self.decryptor(label)(token)
+        return self.converter(label)(token)
 
-    def decryptor(self, label: str) -> Callable[[str], str]:
-        """The decrypt function of one field (the hot path of every list view).
+    def converter(self, label: str, from_text: Callable[[str], object] | None = None) -> Callable:
+        """The database converter of one field: ciphertext (or None) -> value. The hot path of every list.
 
         Each distinct ciphertext header ("ef1:<version>:<key id>") is validated and resolved to its data
         key once; after that a value costs one partition, one dict lookup and one AEAD call.
         """
-        decrypt = self._decryptors.get(label)
-        if decrypt is not None:
-            return decrypt
+        cached = self._converters.get((label, from_text))
+        if cached is not None:
+            return cached
         resolved: dict[str, tuple[Callable, bytes, DataKeyHandle]] = {}
         a2b = binascii.a2b_base64
         limit = self.conf.dek_cache_size
 
-        def decrypt(token: str) -> str:
+        def convert(token, expression=None, connection=None):
+            if token is None:
+                return None
             header, _, body = token.rpartition(":")
             entry = resolved.get(header)
             if entry is None:
@@ -208,12 +210,13 @@ class Keyring:
                 entry = resolved[header] = (dek.aead.decrypt, dek.aad(label), dek)
             try:
                 raw = a2b(body)
-                return entry[0](raw[:NONCE_BYTES], raw[NONCE_BYTES:], entry[1]).decode()
+                text = entry[0](raw[:12], raw[12:], entry[1]).decode()  # 12 = NONCE_BYTES
             except (InvalidTag, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
                 raise self._failure(entry[2], body, label) from None
+            return text if from_text is None else from_text(text)
 
-        self._decryptors[label] = decrypt
-        return decrypt
+        self._converters[(label, from_text)] = convert
+        return convert
 
     def _resolve_header(self, header: str, token: str, label: str) -> DataKeyHandle:
         parts = header.split(":")
