@@ -8,11 +8,14 @@ and what values are allowed, before any resource is declared.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pulumi.runtime import config as runtime_config
 
 import pulumi
 
@@ -77,6 +80,18 @@ COMMON_DEFAULTS: dict[str, str] = {
     "db_monitoring_interval": "60",
     "secret_recovery_window_days": "30",
 }
+
+OPTIONAL_KEYS = (
+    "environment",
+    "ssh_admin_cidr",
+    "ssh_key_name",
+    "acme_route53_zone_id",
+    "key_admin_arns",
+    "secret_reader_arns",
+)
+KNOWN_KEYS = (
+    frozenset(COMMON_DEFAULTS) | {k for d in ENV_DEFAULTS.values() for k in d} | frozenset(OPTIONAL_KEYS)
+)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -285,6 +300,13 @@ def parse_config(
 ) -> StackConfig:
     """Validate raw config values (keys without the namespace) into a StackConfig or raise ConfigError."""
     env_reader = _Reader(raw, {})
+    for key in sorted(set(raw) - KNOWN_KEYS):
+        # A typo must not silently fall back to a default (e.g. log_retention instead of log_retention_days).
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+        hint = f"did you mean {NAMESPACE}:{close[0]}? " if close else ""
+        env_reader.errors.append(
+            f"{NAMESPACE}:{key} is not a known setting; {hint}known settings: {', '.join(sorted(KNOWN_KEYS))}"
+        )
     environment = env_reader.choice("environment", ENVIRONMENTS)
     defaults = {**COMMON_DEFAULTS, **ENV_DEFAULTS.get(environment, {})}
     reader = _Reader(raw, defaults)
@@ -406,22 +428,16 @@ def parse_config(
     return cfg
 
 
+def _configured_keys() -> set[str]:
+    """The soc2kit:* keys this stack sets. The SDK has no public listing, so read its two sources."""
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    return {key.split(":", 1)[1] for key in keys if key.startswith(f"{NAMESPACE}:")}
+
+
 def load_config(account_id: str) -> StackConfig:
     """Read this stack's config (namespace soc2kit, plus aws:region) and validate it."""
     config = pulumi.Config(NAMESPACE)
-    keys = (
-        set(COMMON_DEFAULTS)
-        | {k for d in ENV_DEFAULTS.values() for k in d}
-        | {
-            "environment",
-            "ssh_admin_cidr",
-            "ssh_key_name",
-            "acme_route53_zone_id",
-            "key_admin_arns",
-            "secret_reader_arns",
-        }
-    )
-    raw = {key: value for key in sorted(keys) if (value := config.get(key)) is not None}
+    raw = {key: value for key in sorted(_configured_keys()) if (value := config.get(key)) is not None}
     return parse_config(
         raw,
         project=pulumi.get_project(),

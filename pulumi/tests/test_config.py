@@ -196,3 +196,16 @@ def test_program_declares_nothing_when_config_is_bad() -> None:
     with pytest.raises(ConfigError, match="soc2kit:ssh_admin_cidr"):
         run_program(stack_config("dev") | {"soc2kit:ssh_admin_cidr": "0.0.0.0/0"}, stack="bad2", run=run)
     assert run.resources == []
+
+
+def test_unknown_key_is_rejected_with_a_suggestion() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"soc2kit:log_retention is not a known setting; did you mean soc2kit:log_retention_days\?",
+    ):
+        parse(log_retention="30")
+
+
+def test_typo_in_stack_file_fails_the_program() -> None:
+    with pytest.raises(ConfigError, match="soc2kit:host_cout is not a known setting"):
+        run_program(stack_config("dev") | {"soc2kit:host_cout": "3"}, stack="typo")
