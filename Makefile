@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lint test test-app test-pulumi image molecule bench deploy
+.PHONY: help setup lint test test-app test-pulumi test-kit image molecule bench deploy
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ setup: ## Install Debian packages and the pinned virtual environment (.venv)
 lint: setup ## ruff, yamllint and ansible-lint (production profile)
 	@scripts/lint.sh
 
-test: setup lint test-app test-pulumi ## Run every test suite (what CI runs)
+test: setup lint test-app test-pulumi test-kit molecule ## Run every test suite (what CI runs)
 	@echo "make test: all suites passed"
 
 test-app: setup ## Django app tests against a real PostgreSQL on 127.0.0.1
@@ -28,6 +28,9 @@ test-app: setup ## Django app tests against a real PostgreSQL on 127.0.0.1
 
 test-pulumi: setup ## Pulumi program unit tests (mocks), policy pack tests, mypy
 	@scripts/test-pulumi.sh
+
+test-kit: setup ## Tests of the deploy tooling (preflight, Pulumi inventory, local workflow)
+	@scripts/test-kit.sh
 
 image: setup ## Build the Debian 12 test-host image with debootstrap (podman)
 	@scripts/build-test-image.sh
