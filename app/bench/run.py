@@ -1,6 +1,6 @@
 """Field-encryption benchmark (`make bench`): ratios measured in one run, printed and written to JSON.
 
-    cd app && DJANGO_SETTINGS_MODULE=bench.settings python -m bench.run [--records 1000] [--rounds 30]
+    cd app && DJANGO_SETTINGS_MODULE=bench.settings python -m bench.run [--records 1000] [--rounds 50]
 
 Needs TEST_DATABASE_URL (scripts/bench.sh starts the throw-away PostgreSQL). Creates its own test
 database, fills the same rows into three tables (plain, ours, django-fernet-encrypted-fields), and
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.records < 1 or args.rounds < 1:
