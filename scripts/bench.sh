@@ -17,6 +17,6 @@ case "$start_output" in
   *) trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT ;;
 esac
 # shellcheck disable=SC1091
-source .cache/test-postgres.env
+source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
 cd app
 DJANGO_SETTINGS_MODULE=bench.settings ../.venv/bin/python -m bench.run "$@"

@@ -7,7 +7,7 @@ ROOT="$PWD"
 trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT
 scripts/test-postgres.sh start
 # shellcheck disable=SC1091
-source .cache/test-postgres.env
+source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
 cd app
 ../.venv/bin/python manage.py check --settings=config.settings.test
 ../.venv/bin/pytest "$@"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL cluster on 127.0.0.1 for the app's tests (never the host's own cluster).
-#   test-postgres.sh start   -> initdb if needed, start, write .cache/test-postgres.env
+#   test-postgres.sh start   -> initdb if needed, start, write .cache/test-postgres-$PORT.env
 #   test-postgres.sh stop    -> stop and delete the cluster
-# The password is generated per cluster and lives only in .cache/test-postgres.env (git-ignored).
+# The password is generated per cluster and lives only in .cache/test-postgres-$PORT.env (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${TEST_PG_PORT:-55432}"
 DATA="${TEST_PG_DATA:-/tmp/soc2kit-test-pg-$PORT}"
-ENV_FILE=.cache/test-postgres.env
+ENV_FILE=".cache/test-postgres-$PORT.env"
 die() { echo "test-postgres: ERROR: $*" >&2; exit 1; }
 
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
