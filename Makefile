@@ -53,3 +53,11 @@ destroy: ## Tear down ENV (local containers, or the AWS stack; prod needs CONFIR
 
 rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> picks one)
 	@scripts/kit.sh rollback "$(ENV)" "$(WEB)"
+
+.PHONY: verify
+verify: ## Verify every control of ENV now; writes evidence/<ENV>/<UTC time>/ (CHECKS=id,id runs a subset)
+	@scripts/verify.sh "$(ENV)" "$(WEB)"
+
+.PHONY: loadtest
+loadtest: ## Load test of the running local stack: through the web server and direct to gunicorn (ENV=local)
+	@scripts/loadtest.sh "$(ENV)" "$(WEB)"

@@ -1,0 +1,235 @@
+"""Load test of the deployed app (issue 7): log in, create customers with sensitive fields, read them
+back, search by the encrypted e-mail (blind index), and check every answer.
+
+Run through `make loadtest ENV=local` (scripts/kit/loadtest.py), which creates the two users, picks the
+target and passes, in the environment:
+
+  LOADTEST_TARGET       proxy (HTTPS through the web server on loopback) or direct (gunicorn's socket)
+  LOADTEST_SITE_NAME    the site's name: SNI, certificate check and Host header (app.soc2kit.test)
+  LOADTEST_CA_FILE      proxy: the CA of the site's certificate (the only CA trusted)
+  LOADTEST_SOCKET       direct: path of gunicorn's unix socket as seen from this machine
+  LOADTEST_CREDENTIALS  JSON file {"editor": {"username", "password"}, "masked": {...}} (mode 0600)
+  LOADTEST_WAIT_SECONDS think time between tasks (default 0: closed loop, measures the server)
+
+Users: `EditorUser` (groups customer_editor + customer_reader_full: writes, reads back in full) and
+`MaskedReaderUser` (customer_reader_masked: must never receive a full value). A check that fails
+marks its request failed, with a message that names fields, never values.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from locust import HttpUser, constant, task
+from locust.exception import StopUser
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from checks import (
+    full_view_problems,
+    masked_view_problems,
+    new_customer,
+    unknown_record_masked_problems,
+)
+from transport import LoopbackSiteAdapter, UnixSocketAdapter
+
+TARGETS = ("proxy", "direct")
+COLLECTION = "/api/customers/"
+# Records written by editors in this run, for the masked readers to look up (bounded).
+WRITTEN: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
+RUN_ID = time.strftime("%H%M%S")
+_sequence = itertools.count(1)
+
+
+def _setting(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"{name} is not set; run the load test with `make loadtest ENV=local`")
+    return value
+
+
+def _credentials(role: str) -> dict[str, str]:
+    path = Path(_setting("LOADTEST_CREDENTIALS"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if role not in data:
+        raise RuntimeError(f"{path} has no credentials for role {role!r}")
+    return data[role]
+
+
+TARGET = os.environ.get("LOADTEST_TARGET", "")
+if TARGET not in TARGETS:  # fail at load time, before any user starts
+    raise SystemExit(f"LOADTEST_TARGET={TARGET!r}: set proxy or direct (`make loadtest ENV=local` sets it)")
+
+
+class SiteUser(HttpUser):
+    abstract = True
+    wait_time = constant(float(os.environ.get("LOADTEST_WAIT_SECONDS", "0")))
+    role = ""
+
+    def on_start(self) -> None:
+        self._configure_transport()
+        self.rng = random.Random()  # noqa: S311 (test data, not secrets)
+        self._login()
+
+    def _configure_transport(self) -> None:
+        site_name = _setting("LOADTEST_SITE_NAME")
+        session = self.client
+        session.trust_env = False  # no proxy variables, no REQUESTS_CA_BUNDLE: loopback only
+        session.headers["Host"] = site_name
+        # Django's CSRF check on HTTPS wants a same-site Referer when there is no Origin header.
+        session.headers["Referer"] = f"https://{site_name}/"
+        if TARGET == "proxy":
+            session.mount("https://", LoopbackSiteAdapter(site_name, _setting("LOADTEST_CA_FILE")))
+        else:
+            session.mount("https://", UnixSocketAdapter(_setting("LOADTEST_SOCKET")))
+            # What the web server adds to every proxied request.
+            session.headers["X-Forwarded-Proto"] = "https"
+            session.headers["X-Forwarded-For"] = "127.0.0.1"
+
+    def _login(self) -> None:
+        creds = _credentials(self.role)
+        with self.client.get("/api/auth/csrf/", name="login: GET /api/auth/csrf/", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"csrf endpoint answered {r.status_code}")
+                raise StopUser
+            token = r.json()["csrfToken"]
+        with self.client.post(
+            "/api/auth/login/",
+            json={"username": creds["username"], "password": creds["password"]},
+            headers={"X-CSRFToken": token},
+            name="login: POST /api/auth/login/",
+            catch_response=True,
+        ) as r:
+            if r.status_code != 200:
+                r.failure(f"login of the {self.role} user answered {r.status_code}")
+                raise StopUser
+            self.csrf_token = r.json()["csrfToken"]  # rotated on login
+
+    def _json(self, response: Any) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+
+class EditorUser(SiteUser):
+    """customer_editor + customer_reader_full: creates records and reads them back in full."""
+
+    weight = 3
+    role = "editor"
+
+    @task
+    def create_read_search(self) -> None:
+        written = new_customer(RUN_ID, next(_sequence), self.rng)
+        with self.client.post(
+            COLLECTION,
+            json=written,
+            headers={"X-CSRFToken": self.csrf_token},
+            name="POST /api/customers/",
+            catch_response=True,
+        ) as r:
+            created = self._json(r)
+            if r.status_code != 201 or not isinstance(created, dict) or "id" not in created:
+                r.failure(f"create answered {r.status_code}")
+                return
+            problems = full_view_problems(written, created)
+            if problems:
+                r.failure("; ".join(problems))
+                return
+        customer_id = created["id"]
+        with self.client.get(
+            f"{COLLECTION}{customer_id}/", name="GET /api/customers/[id]/", catch_response=True
+        ) as r:
+            problems = (
+                [f"read answered {r.status_code}"]
+                if r.status_code != 200
+                else full_view_problems(written, self._json(r))
+            )
+            if problems:
+                r.failure("; ".join(problems))
+                return
+        with self.client.get(
+            COLLECTION,
+            params={"email": written["email"]},
+            name="GET /api/customers/?email=",
+            catch_response=True,
+        ) as r:
+            page = self._json(r)
+            if r.status_code != 200 or not isinstance(page, dict):
+                r.failure(f"search answered {r.status_code}")
+                return
+            matches = [item for item in page.get("results", []) if item.get("id") == customer_id]
+            if page.get("count") != 1 or len(matches) != 1:
+                r.failure(
+                    f"search by e-mail found {page.get('count')} records, expected exactly the one written"
+                )
+                return
+            problems = full_view_problems(written, matches[0])
+            if problems:
+                r.failure("; ".join(problems))
+                return
+        WRITTEN.append({"id": customer_id, **written})
+
+
+class MaskedReaderUser(SiteUser):
+    """customer_reader_masked: reads and searches; any full value in an answer fails the request."""
+
+    weight = 1
+    role = "masked"
+
+    @task
+    def read_and_search_masked(self) -> None:
+        if not WRITTEN:
+            self._list_masked()
+            return
+        written = self.rng.choice(WRITTEN)
+        with self.client.get(
+            f"{COLLECTION}{written['id']}/", name="masked: GET /api/customers/[id]/", catch_response=True
+        ) as r:
+            problems = (
+                [f"read answered {r.status_code}"]
+                if r.status_code != 200
+                else masked_view_problems(written, self._json(r), r.text)
+            )
+            if problems:
+                r.failure("; ".join(problems))
+                return
+        with self.client.get(
+            COLLECTION,
+            params={"email": written["email"]},
+            name="masked: GET /api/customers/?email=",
+            catch_response=True,
+        ) as r:
+            page = self._json(r)
+            if r.status_code != 200 or not isinstance(page, dict):
+                r.failure(f"search answered {r.status_code}")
+                return
+            matches = [item for item in page.get("results", []) if item.get("id") == written["id"]]
+            if len(matches) != 1:
+                r.failure("search by e-mail did not find the record")
+                return
+            problems = masked_view_problems(written, matches[0], r.text)
+            if problems:
+                r.failure("; ".join(problems))
+
+    def _list_masked(self) -> None:
+        with self.client.get(
+            COLLECTION, params={"page_size": 20}, name="masked: GET /api/customers/", catch_response=True
+        ) as r:
+            page = self._json(r)
+            if r.status_code != 200 or not isinstance(page, dict):
+                r.failure(f"list answered {r.status_code}")
+                return
+            problems = [
+                p for record in page.get("results", []) for p in unknown_record_masked_problems(record)
+            ]
+            if problems:
+                r.failure("; ".join(sorted(set(problems))))
