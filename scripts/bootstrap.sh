@@ -11,6 +11,7 @@ APT_PACKAGES=(
   postgresql                                            # real PostgreSQL for the app's tests
   podman runc debootstrap uidmap slirp4netns            # local test containers (molecule, ENV=local)
   openssl curl jq                                       # certificates and HTTP checks in tests
+  testssl.sh nodejs                                     # make verify: TLS findings, MDN HTTP Observatory (node)
 )
 
 die() { echo "bootstrap: ERROR: $*" >&2; exit 1; }

@@ -1,0 +1,73 @@
+"""The testinfra suite (molecule/tests: every role's controls) against the deployed hosts, with JUnit XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from .. import MOLECULE_DIR, local
+from .context import Context
+from .hosts import run_local
+from .result import ERROR, FAIL, PASS, Attachment, Outcome
+
+
+def parse_junit(xml_text: str) -> dict[str, Any]:
+    root = ET.fromstring(xml_text)  # noqa: S314
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    failed: list[str] = []
+    for suite in suites:
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+        for case in suite.iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed.append(f"{case.get('classname', '')}::{case.get('name', '')}")
+    return {**totals, "failed_tests": failed}
+
+
+def evaluate_suite(xml_text: str, returncode: int) -> Outcome:
+    if not xml_text.strip():
+        return Outcome(ERROR, f"the testinfra run wrote no JUnit report (exit {returncode}); see its output")
+    figures = parse_junit(xml_text)
+    passed = figures["tests"] - figures["failures"] - figures["errors"] - figures["skipped"]
+    figures["passed"] = passed
+    summary = (
+        f"{passed} passed, {figures['failures']} failed, {figures['errors']} errors, "
+        f"{figures['skipped']} skipped of {figures['tests']} controls"
+    )
+    if figures["tests"] == 0:
+        return Outcome(ERROR, "no testinfra test ran", figures)
+    if figures["failures"] or figures["errors"] or returncode != 0:
+        names = ", ".join(figures["failed_tests"][:5])
+        return Outcome(FAIL, summary + (f": {names}" if names else f" (pytest exit {returncode})"), figures)
+    return Outcome(PASS, summary, figures)
+
+
+def testinfra(ctx: Context) -> tuple[Outcome, list[Attachment]]:
+    junit = ctx.scratch / "testinfra-junit.xml"
+    addopts = f"--junitxml={junit} -p no:cacheprovider"
+    if ctx.is_local:
+        scenario = local.scenario_for(ctx.web)
+        done = run_local(
+            ["molecule", "verify", "-s", scenario.name],
+            env={**local.molecule_env(), "PYTEST_ADDOPTS": addopts},
+            timeout=1800,
+            cwd=MOLECULE_DIR.parent,
+        )
+    else:
+        done = run_local(
+            [
+                "pytest",
+                str(MOLECULE_DIR / "tests"),
+                "--hosts=ansible://app_hosts",
+                f"--ansible-inventory={ctx.inventory}",
+                *addopts.split(),
+            ],
+            env=ctx.environ,
+            timeout=1800,
+        )
+    xml_text = junit.read_text(encoding="utf-8") if junit.is_file() else ""
+    attachments = [Attachment("testinfra-output.txt", done.output)]
+    if xml_text:
+        attachments.append(Attachment("testinfra-junit.xml", xml_text))
+    return evaluate_suite(xml_text, done.returncode), attachments

@@ -1,0 +1,143 @@
+"""The evidence folder: Markdown + JSON + attachments, criteria mapping, and no secret in any file."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from kit.verify import report
+from kit.verify.result import FAIL, INFO, PASS, Attachment, CheckResult
+from kit.verify.secrets import Scrubber, SecretLeakError
+
+# Fake secrets in the shapes the hosts hold them (file mode's secrets.env).
+SECRET_KEY = "x9Kp2mQv7Zr4Lw8Nt1Bc6Hd3Fg5Js0Yu_fake-django-secret-key-for-tests-only"
+KEK = "q83vEjnPbD1u9sZ0mW4tYk2cXaR7LfGh+JoVnUe5TiA="
+KEKS = json.dumps({"active": "k1", "keys": {"k1": KEK}})
+BLIND = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5Zg=="
+DB_PASSWORD = "S3cr3t-DB-pa55w0rd!"
+DATABASE_URL = f"postgres://app:{DB_PASSWORD}@db.soc2kit.test:5432/app?sslmode=verify-full"
+PRIVATE_KEY = (
+    "placeholder-removed-from-history"
+)
+SECRETS = {
+    "DJANGO_SECRET_KEY@app": SECRET_KEY,
+    "FIELD_ENCRYPTION_LOCAL_KEKS@app": KEKS,
+    "FIELD_ENCRYPTION_BLIND_INDEX_KEY@app": BLIND,
+    "DATABASE_URL@app": DATABASE_URL,
+}
+RAW_VALUES = [SECRET_KEY, KEK, BLIND, DB_PASSWORD, DATABASE_URL, "placeholder-removed-from-history"]
+
+
+def _results() -> list[CheckResult]:
+    leaky_output = (
+        f"Environment: DJANGO_SECRET_KEY={SECRET_KEY}\nkeys: {KEKS}\nonly the KEK: {KEK}\n"
+        f"db: {DATABASE_URL}\nerror: password authentication failed ({DB_PASSWORD})\n"
+        f"{PRIVATE_KEY}\nblind={BLIND}\n"
+    )
+    return [
+        CheckResult(
+            "sslyze",
+            "TLS: Mozilla intermediate profile (sslyze)",
+            ("CC6.7",),
+            PASS,
+            "compliant",
+            {"protocols_accepted": ["TLSv1.2", "TLSv1.3"]},
+            [Attachment("sslyze.txt", "OK - Compliant.")],
+            2.0,
+        ),
+        CheckResult(
+            "check_deploy",
+            "Django `check --deploy`",
+            ("CC6.1", "CC8.1"),
+            FAIL,
+            f"could not start: DATABASE_URL={DATABASE_URL}",
+            {"app": {"error": f"key {SECRET_KEY}"}},
+            [Attachment("app-check-deploy.txt", leaky_output)],
+            1.0,
+        ),
+        CheckResult(
+            "outdated", "Dependencies with newer releases", ("CC7.1",), INFO, "1 of 2 newer", {}, [], 0.5
+        ),
+    ]
+
+
+def _info() -> report.RunInfo:
+    return report.RunInfo(
+        "local",
+        "nginx",
+        datetime(2026, 11, 29, 17, 0, 5, tzinfo=UTC),
+        "https://app.soc2kit.test:8443/",
+        "abc1234",
+        "scripts/kit/verify/thresholds.yml",
+        {},
+    )
+
+
+def _all_text(folder) -> str:
+    return "\n".join(path.read_text() for path in folder.rglob("*") if path.is_file())
+
+
+def test_folder_layout_and_contents(tmp_path):
+    folder = report.write_report(tmp_path, _info(), _results(), Scrubber(SECRETS))
+    assert folder == tmp_path / "local" / "20261129T170005Z"
+    assert sorted(p.name for p in (folder / "attachments").iterdir()) == [
+        "check_deploy--app-check-deploy.txt",
+        "sslyze--sslyze.txt",
+    ]
+    data = json.loads((folder / "report.json").read_text())
+    assert data["passed"] is False
+    assert [c["status"] for c in data["checks"]] == ["pass", "fail", "info"]
+    assert data["checks"][0]["attachments"] == ["attachments/sslyze--sslyze.txt"]
+    assert set(data["criteria"]) == {"CC6.7", "CC6.1", "CC8.1", "CC7.1"}
+    markdown = (folder / "report.md").read_text()
+    assert "| CC6.7 | Transmission of information" in markdown
+    assert "[sslyze--sslyze.txt](attachments/sslyze--sslyze.txt)" in markdown
+    assert "1 CHECK(S) NOT PASSED" in markdown
+
+
+def test_no_known_secret_value_in_any_written_file(tmp_path):
+    folder = report.write_report(tmp_path, _info(), _results(), Scrubber(SECRETS))
+    text = _all_text(folder)
+    for value in RAW_VALUES:
+        assert value not in text
+    assert "[REDACTED:DJANGO_SECRET_KEY@app]" in text
+    assert "[REDACTED:FIELD_ENCRYPTION_LOCAL_KEKS@app]" in text  # the KEK inside the JSON, alone
+    assert "[REDACTED:DATABASE_URL@app]" in text  # the password alone, in the error message
+    assert "[REDACTED:private key]" in text
+
+
+def test_the_scan_fails_loudly_and_keeps_nothing_when_scrubbing_is_bypassed(tmp_path, monkeypatch):
+    monkeypatch.setattr(Scrubber, "scrub", lambda self, text: text)
+    with pytest.raises(SecretLeakError, match="DJANGO_SECRET_KEY@app"):
+        report.write_report(tmp_path, _info(), _results(), Scrubber(SECRETS))
+    assert not list((tmp_path / "local").iterdir())
+
+
+def test_leak_message_names_the_secret_never_its_value():
+    scrubber = Scrubber({"DB": DB_PASSWORD})
+    with pytest.raises(SecretLeakError) as caught:
+        scrubber.assert_clean("report.md", f"oops {DB_PASSWORD}")
+    assert DB_PASSWORD not in str(caught.value)
+    assert "DB" in str(caught.value)
+
+
+def test_short_values_are_not_treated_as_secrets():
+    scrubber = Scrubber({"EMPTY": "", "TINY": "abc"})
+    assert len(scrubber) == 0
+    assert scrubber.scrub("abc") == "abc"
+
+
+def test_terminal_table_lists_every_check_and_the_totals():
+    table = report.terminal_table(_results())
+    lines = table.splitlines()
+    assert lines[0].split()[:2] == ["STATUS", "CHECK"]
+    assert lines[1].startswith("PASS")
+    assert lines[2].startswith("FAIL")
+    assert lines[-1] == "3 checks: 1 passed, 1 failed or could not run, 1 informational"
+
+
+def test_two_runs_in_the_same_second_do_not_overwrite(tmp_path):
+    report.write_report(tmp_path, _info(), _results(), Scrubber({}))
+    with pytest.raises(FileExistsError):
+        report.write_report(tmp_path, _info(), _results(), Scrubber({}))

@@ -1,0 +1,127 @@
+"""The run: progress lines, a failing or crashing check never stops the others and never passes,
+the exit code, the registry's criteria, and the CLI's early errors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from kit import KitError
+from kit.verify import __main__ as cli
+from kit.verify import registry, report, runner
+from kit.verify.hosts import parse_ansible_json
+from kit.verify.result import ERROR, FAIL, PASS, Attachment, CheckError, Outcome
+from kit.verify.secrets import Scrubber
+
+
+def _check(check_id, action):
+    return registry.Check(check_id, f"check {check_id}", ("CC6.1",), action)
+
+
+def _passing(ctx):
+    return Outcome(PASS, "fine"), [Attachment("out.txt", "raw")]
+
+
+def _failing(ctx):
+    return Outcome(FAIL, "bad"), []
+
+
+def _unrunnable(ctx):
+    raise CheckError("tool missing")
+
+
+def _crashing(ctx):
+    raise ZeroDivisionError("bug")
+
+
+def test_all_passing_exits_zero(make_context, tmp_path):
+    out = io.StringIO()
+    code, folder = runner.run_all(
+        make_context(), [_check("a", _passing)], Scrubber({}), evidence_dir=tmp_path, out=out
+    )
+    assert code == 0
+    assert "==> [1/1] check a ..." in out.getvalue()
+    assert "PASS in" in out.getvalue()
+    assert json.loads((folder / "report.json").read_text())["passed"] is True
+
+
+def test_failures_errors_and_crashes_all_run_and_fail_the_run(make_context, tmp_path):
+    checks = [_check("a", _failing), _check("b", _unrunnable), _check("c", _crashing), _check("d", _passing)]
+    out = io.StringIO()
+    code, folder = runner.run_all(make_context(), checks, Scrubber({}), evidence_dir=tmp_path, out=out)
+    assert code == 1
+    statuses = [c["status"] for c in json.loads((folder / "report.json").read_text())["checks"]]
+    assert statuses == [FAIL, ERROR, ERROR, PASS]
+    assert "could not run: tool missing" in out.getvalue()
+    assert (folder / "attachments" / "c--traceback.txt").is_file()
+
+
+def test_progress_lines_are_scrubbed(make_context, tmp_path):
+    def leaky(ctx):
+        return Outcome(FAIL, "DATABASE_URL=postgres://u:very-secret-pw@db/app"), []
+
+    out = io.StringIO()
+    runner.run_all(
+        make_context(),
+        [_check("a", leaky)],
+        Scrubber({"DATABASE_URL": "postgres://u:very-secret-pw@db/app"}),
+        evidence_dir=tmp_path,
+        out=out,
+    )
+    assert "very-secret-pw" not in out.getvalue()
+
+
+def test_every_check_maps_to_known_criteria_and_the_issue_examples_are_covered():
+    covered = {criterion for check in registry.CHECKS for criterion in check.criteria}
+    assert covered <= set(report.CRITERIA)
+    assert {"CC6.1", "CC6.6", "CC6.7", "CC6.8", "CC7.2", "CC8.1", "A1.2", "C1.1"} <= covered
+    ids = [check.check_id for check in registry.CHECKS]
+    assert len(ids) == len(set(ids))
+
+
+def test_local_and_aws_check_sets():
+    local_ids = {c.check_id for c in registry.checks_for("local")}
+    aws_ids = {c.check_id for c in registry.checks_for("prod")}
+    assert "aws_rds" not in local_ids
+    assert {"aws_rds", "aws_kms", "aws_secrets", "policy_pack", "testinfra", "lynis"} <= aws_ids
+    assert [c.check_id for c in registry.checks_for("local", {"lynis", "sslyze"})] == ["sslyze", "lynis"]
+    with pytest.raises(KitError, match="nope"):
+        registry.checks_for("local", {"nope"})
+
+
+def test_cli_rejects_unknown_env_and_check_before_anything_runs(capsys):
+    assert cli.main(["qa"]) == 2
+    assert "unknown ENV='qa'" in capsys.readouterr().err
+    assert cli.main(["local", "nginx", "--checks", "sslyze,typo"]) == 2
+    assert "typo" in capsys.readouterr().err
+
+
+def test_published_port_is_read_from_the_scenario():
+    from kit import local
+
+    scenario = local.scenario_for("nginx")
+    container = scenario.container("app_hosts")
+    assert cli.published_port(scenario, container, 443) == 8443
+    with pytest.raises(KitError, match="publishes no port for 22"):
+        cli.published_port(scenario, container, 22)
+
+
+ANSIBLE_JSON = """[WARNING]: something
+{"plays": [{"tasks": [{"hosts": {
+  "soc2kit-dev-app-1": {"rc": 0, "stdout": "ok", "stderr": "", "changed": true},
+  "soc2kit-dev-app-2": {"rc": 3, "stdout": "", "stderr": "boom", "failed": true}}}]}]}"""
+
+
+def test_ansible_json_results_per_host():
+    results = parse_ansible_json(ANSIBLE_JSON)
+    assert results["soc2kit-dev-app-1"].stdout == "ok"
+    assert results["soc2kit-dev-app-2"].returncode == 3
+
+
+def test_unreachable_host_is_an_error():
+    text = '{"plays": [{"tasks": [{"hosts": {"h1": {"unreachable": true, "msg": "ssh timeout"}}}]}]}'
+    with pytest.raises(CheckError, match="h1 is unreachable: ssh timeout"):
+        parse_ansible_json(text)
+    with pytest.raises(CheckError, match="no JSON"):
+        parse_ansible_json("ERROR! the inventory is empty")
