@@ -1,0 +1,503 @@
+"""Controls of the hardening role, one test per control, on every host of the group app_hosts.
+
+Runs on podman containers (molecule) and on VMs (AWS). Where a control can take effect (a VM, or a
+container for what the kernel allows there) the live effect is checked; where it cannot (sysctl
+values and auditd in containers) the configuration is checked. Run alone with
+`pytest --hosts=podman://NAME molecule/tests/test_hardening.py`.
+"""
+
+import json
+import os
+import re
+import shlex
+
+import pytest
+
+if os.environ.get("MOLECULE_INVENTORY_FILE"):
+    testinfra_hosts = ["ansible://app_hosts"]
+
+SYSCTL_SETTINGS = {
+    "net.ipv4.ip_forward": "0",
+    "net.ipv4.conf.all.rp_filter": "1",
+    "net.ipv4.conf.all.accept_redirects": "0",
+    "net.ipv6.conf.all.accept_redirects": "0",
+    "net.ipv4.conf.all.secure_redirects": "0",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.all.accept_source_route": "0",
+    "net.ipv4.conf.all.log_martians": "1",
+    "net.ipv4.icmp_echo_ignore_broadcasts": "1",
+    "net.ipv4.tcp_syncookies": "1",
+    "kernel.randomize_va_space": "2",
+    "kernel.kptr_restrict": "2",
+    "kernel.dmesg_restrict": "1",
+    "kernel.yama.ptrace_scope": "1",
+    "kernel.sysrq": "0",
+    "kernel.unprivileged_bpf_disabled": "1",
+    "fs.protected_hardlinks": "1",
+    "fs.protected_symlinks": "1",
+    "fs.suid_dumpable": "0",
+}
+IDENTITY_FILES = {
+    "/etc/passwd": ("root", "root", 0o644),
+    "/etc/group": ("root", "root", 0o644),
+    "/etc/shadow": ("root", "shadow", 0o640),
+    "/etc/gshadow": ("root", "shadow", 0o640),
+}
+MODERN_CIPHERS = {
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+}
+MODERN_MACS = {
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "umac-128-etm@openssh.com",
+}
+MODERN_KEX = {
+    "sntrup761x25519-sha512@openssh.com",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+}
+BLACKLISTED_MODULES = ["cramfs", "udf", "usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc"]
+AUDIT_KEYS = ["identity", "scope", "sshd", "time-change", "modules", "mounts", "perm_mod", "privileged"]
+
+
+@pytest.fixture(scope="module")
+def in_container(host):
+    return host.run("systemd-detect-virt --container").rc == 0
+
+
+@pytest.fixture(scope="module")
+def sshd_config(host):
+    out = host.check_output("sshd -T -C user=nobody,host=client.invalid,addr=192.0.2.1")
+    config = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        config.setdefault(key, value)
+    return config
+
+
+@pytest.fixture(scope="module")
+def ruleset(host):
+    """The live nftables ruleset (the container needs CAP_NET_ADMIN, as on a VM)."""
+    result = host.run("nft -j list table inet hardening")
+    assert result.rc == 0, f"hardening table not loaded: {result.stderr}"
+    return json.loads(result.stdout)["nftables"]
+
+
+def _input_rules(ruleset):
+    return [item["rule"] for item in ruleset if "rule" in item and item["rule"]["chain"] == "input"]
+
+
+def _tcp_dports(rule):
+    """Destination ports a rule matches (set or single value), or an empty list."""
+    ports = []
+    for expr in rule["expr"]:
+        match = expr.get("match")
+        if match and match["left"].get("payload", {}).get("field") == "dport":
+            right = match["right"]
+            if isinstance(right, dict) and "set" in right:
+                ports += right["set"]
+            else:
+                ports.append(right)
+    return ports
+
+
+def _rule_verdict(rule):
+    return next((key for expr in rule["expr"] for key in expr if key in ("accept", "drop")), None)
+
+
+def _matches_saddr(rule):
+    return any(
+        expr.get("match", {}).get("left", {}).get("payload", {}).get("field") == "saddr"
+        for expr in rule["expr"]
+    )
+
+
+# --- sysctl -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "value"), sorted(SYSCTL_SETTINGS.items()))
+def test_sysctl_hardening_setting(host, in_container, name, value):
+    configured = host.check_output("cat /etc/sysctl.d/90-hardening*.conf")
+    assert re.search(rf"^{re.escape(name)}\s*=\s*{value}\s*$", configured, re.M), (
+        f"{name} = {value} missing from /etc/sysctl.d"
+    )
+    if not in_container:  # /proc/sys is the host kernel's, read-only, in containers
+        assert str(host.sysctl(name)) == value
+
+
+# --- login.defs, PAM ------------------------------------------------------------------------------
+
+
+def test_new_accounts_get_password_aging_and_private_home(host):
+    user = "hardeningprobe"
+    with host.sudo():
+        host.run(f"userdel -r {user}")
+        host.check_output(f"useradd -m -s /usr/sbin/nologin {user}")
+        try:
+            aging = host.check_output(f"chage -l {user}")
+            home_mode = host.file(f"/home/{user}").mode
+        finally:
+            host.run(f"userdel -r {user}")
+    max_days = int(re.search(r"Maximum number of days between password change\s*:\s*(\d+)", aging)[1])
+    min_days = int(re.search(r"Minimum number of days between password change\s*:\s*(\d+)", aging)[1])
+    assert 1 <= max_days <= 365
+    assert min_days >= 1
+    assert home_mode & 0o027 == 0
+
+
+def test_login_defs_hashing_and_umask(host):
+    login_defs = host.file("/etc/login.defs").content_string
+    assert re.search(r"^ENCRYPT_METHOD\s+YESCRYPT$", login_defs, re.M)
+    assert re.search(r"^UMASK\s+0[27]7$", login_defs, re.M)
+
+
+def test_pam_pwquality_rejects_weak_password(host):
+    common_password = host.file("/etc/pam.d/common-password").content_string
+    assert re.search(r"^password\s+requisite\s+pam_pwquality\.so", common_password, re.M)
+    user = "hardeningprobe"
+    with host.sudo():
+        host.run(f"userdel -r {user}")
+        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
+        try:
+            weak = host.run(f"echo {user}:password1 | chpasswd")
+            strong = host.run(f"echo {user}:'Vq7#pLm2-xR9!tZw4' | chpasswd")
+        finally:
+            host.run(f"userdel {user}")
+    assert weak.rc != 0, "a weak password was accepted"
+    assert "BAD PASSWORD" in weak.stderr
+    assert strong.rc == 0, strong.stderr
+
+
+def test_pam_faillock_locks_after_failed_logins(host):
+    common_auth = host.file("/etc/pam.d/common-auth").content_string
+    lines = [line.split() for line in common_auth.splitlines() if line.startswith("auth")]
+    modules = [
+        " ".join(word for word in line if word.startswith("pam_") or word in ("preauth", "authfail"))
+        for line in lines
+    ]
+    assert (
+        modules.index("pam_faillock.so preauth")
+        < modules.index("pam_unix.so")
+        < modules.index("pam_faillock.so authfail")
+    )
+    assert "pam_faillock.so" in host.file("/etc/pam.d/common-account").content_string
+    faillock_conf = host.file("/etc/security/faillock.conf").content_string
+    deny = int(re.search(r"^deny\s*=\s*(\d+)", faillock_conf, re.M)[1])
+    assert 1 <= deny <= 10
+
+
+def test_interactive_shells_time_out(host):
+    out = host.check_output("bash -lc 'echo $TMOUT; readonly -p | grep -c TMOUT'")
+    timeout, readonly = out.split()
+    assert 0 < int(timeout) <= 900
+    assert readonly == "1", "TMOUT can be unset by the user"
+
+
+def test_login_banner_warns_and_leaks_nothing(host):
+    for path in ("/etc/issue", "/etc/issue.net"):
+        banner = host.file(path).content_string
+        assert "Authorised access only" in banner
+        assert not re.search(r"\\[lmnrsv]|Debian|GNU", banner), f"{path} reveals the system"
+
+
+def test_pam_tmpdir_gives_private_tmp(host):
+    assert re.search(r"pam_tmpdir\.so", host.file("/etc/pam.d/common-session").content_string)
+
+
+# --- core dumps ----------------------------------------------------------------------------------
+
+
+def test_core_dumps_disabled(host, in_container):
+    limits = host.check_output("cat /etc/security/limits.d/*.conf")
+    assert re.search(r"^\*\s+hard\s+core\s+0$", limits, re.M)
+    assert host.check_output("systemctl show --property=DefaultLimitCORE --value") == "0"
+    coredump = host.check_output("systemd-analyze cat-config systemd/coredump.conf")
+    assert re.search(r"^Storage=none$", coredump, re.M)
+    if not in_container:
+        assert host.sysctl("fs.suid_dumpable") == 0
+
+
+# --- kernel modules ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", BLACKLISTED_MODULES)
+def test_unused_kernel_module_cannot_load(host, in_container, module):
+    config = host.check_output("cat /etc/modprobe.d/*.conf")
+    assert re.search(rf"^install\s+{re.escape(module)}\s+/bin/true$", config, re.M)
+    if not in_container:  # no kmod and no module loading in containers
+        assert "install /bin/true" in host.check_output(f"modprobe --dry-run --verbose {module}")
+
+
+# --- file modes and SUID/SGID ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(IDENTITY_FILES))
+def test_identity_file_owner_and_mode(host, path):
+    owner, group, mode = IDENTITY_FILES[path]
+    file = host.file(path)
+    assert (file.user, file.group) == (owner, group)
+    assert file.mode == mode
+
+
+def test_cron_configuration_root_only(host):
+    out = host.run(
+        "stat -c '%n %U %a' /etc/crontab /etc/cron.d /etc/cron.daily /etc/cron.hourly "
+        "/etc/cron.weekly /etc/cron.monthly 2>/dev/null"
+    )
+    for line in out.stdout.splitlines():
+        path, owner, mode = line.split()
+        assert owner == "root"
+        assert int(mode, 8) & 0o077 == 0, f"{path} is mode {mode}"
+
+
+def test_compilers_restricted_to_root(host):
+    for name in ("as", "cc", "gcc", "c++", "g++"):
+        path = host.run(f"readlink -f /usr/bin/{name}").stdout.strip()
+        if path and host.file(path).exists:
+            assert host.file(path).mode & 0o007 == 0, f"{path} usable by everyone"
+
+
+def test_suid_sgid_removed_from_unneeded_binaries(host):
+    for path in (
+        "/usr/bin/chfn",
+        "/usr/bin/chsh",
+        "/usr/bin/newgrp",
+        "/usr/bin/gpasswd",
+        "/usr/bin/mount",
+        "/usr/bin/umount",
+        "/usr/lib/openssh/ssh-keysign",
+    ):
+        file = host.file(path)
+        if file.exists:
+            assert file.mode & 0o6000 == 0, f"{path} still SUID/SGID"
+            # dpkg-statoverride keeps the bit off across package upgrades
+            assert host.run(f"dpkg-statoverride --list {path}").rc == 0, f"{path}: no statoverride"
+
+
+def test_no_unexpected_suid_sgid_binary(host):
+    with host.sudo():
+        live = set(host.check_output("find / -xdev -type f -perm /6000").split())
+        report = host.file("/var/lib/hardening-suid-sgid-report.txt").content_string
+    reported = {line.split()[-1]: line.split()[0] for line in report.splitlines() if not line.startswith("#")}
+    assert set(reported) == live, "SUID/SGID set changed since the review"
+    assert [path for path, verdict in reported.items() if verdict != "allowed"] == []
+
+
+# --- sshd -------------------------------------------------------------------------------------------
+
+
+def test_sshd_running_and_listening(host, sshd_config):
+    assert host.service("ssh").is_running
+    assert host.service("ssh").is_enabled
+    assert host.socket(f"tcp://0.0.0.0:{sshd_config['port']}").is_listening
+
+
+def test_sshd_refuses_root_login(sshd_config):
+    assert sshd_config["permitrootlogin"] == "no"
+
+
+def test_sshd_refuses_password_auth(host, sshd_config):
+    assert sshd_config["passwordauthentication"] == "no"
+    assert sshd_config["kbdinteractiveauthentication"] == "no"
+    assert sshd_config["permitemptypasswords"] == "no"
+    assert sshd_config["authenticationmethods"] == "publickey"
+    # Live: the server offers public-key authentication only.
+    result = host.run(
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        f"-o ConnectTimeout=5 -p {sshd_config['port']} probe@127.0.0.1 true"
+    )
+    assert result.rc != 0
+    assert "Permission denied (publickey)" in result.stderr
+
+
+def test_sshd_modern_algorithms_only(sshd_config):
+    assert set(sshd_config["ciphers"].split(",")) <= MODERN_CIPHERS
+    assert set(sshd_config["macs"].split(",")) <= MODERN_MACS
+    assert set(sshd_config["kexalgorithms"].split(",")) <= MODERN_KEX
+
+
+def test_sshd_rejects_weak_cipher(host, sshd_config):
+    result = host.run(
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        f"-o ConnectTimeout=5 -c aes128-cbc -p {sshd_config['port']} probe@127.0.0.1 true"
+    )
+    assert result.rc != 0
+    assert "no matching cipher" in result.stderr
+
+
+def test_sshd_limits_authentication(sshd_config):
+    assert int(sshd_config["maxauthtries"]) <= 3
+    assert int(sshd_config["logingracetime"]) <= 60
+    assert int(sshd_config["maxsessions"]) <= 2
+    assert sshd_config["allowgroups"].strip() != ""
+
+
+def test_sshd_forwarding_disabled(sshd_config):
+    for option in (
+        "x11forwarding",
+        "allowagentforwarding",
+        "allowtcpforwarding",
+        "permittunnel",
+        "allowstreamlocalforwarding",
+        "gatewayports",
+        "permituserenvironment",
+    ):
+        assert sshd_config[option] == "no", option
+
+
+def test_sshd_config_validated_and_private(host):
+    config = host.file("/etc/ssh/sshd_config")
+    assert config.mode & 0o077 == 0
+    with host.sudo():
+        assert host.run("sshd -t").rc == 0
+
+
+# --- firewall ---------------------------------------------------------------------------------------
+
+
+def test_firewall_input_policy_drop(host, ruleset):
+    chains = {item["chain"]["name"]: item["chain"] for item in ruleset if "chain" in item}
+    assert chains["input"]["policy"] == "drop"
+    assert chains["forward"]["policy"] == "drop"
+    assert host.service("nftables").is_enabled
+
+
+def test_firewall_ssh_only_from_allowed_cidrs(ruleset, sshd_config):
+    port = int(sshd_config["port"])
+    ssh_rules = [r for r in _input_rules(ruleset) if port in _tcp_dports(r) and _rule_verdict(r) == "accept"]
+    assert ssh_rules, "no SSH rule (expected one per address family)"
+    assert all(_matches_saddr(rule) for rule in ssh_rules), "SSH accepted from any source"
+
+
+def test_firewall_web_ports_open(ruleset):
+    open_ports = {
+        port
+        for rule in _input_rules(ruleset)
+        if _rule_verdict(rule) == "accept" and not _matches_saddr(rule)
+        for port in _tcp_dports(rule)
+    }
+    assert {80, 443} <= open_ports
+    assert open_ports <= {80, 443}, f"ports open to everyone beyond 80/443: {open_ports - {80, 443}}"
+
+
+def test_firewall_config_matches_live_ruleset(host):
+    with host.sudo():
+        assert host.run("nft --check --file /etc/nftables.conf").rc == 0
+        live = host.check_output("nft list table inet hardening")
+    assert "policy drop" in live
+
+
+# --- auditd -----------------------------------------------------------------------------------------
+
+
+def test_audit_rules_pass_syntax_check(host):
+    with host.sudo():
+        result = host.run("/usr/local/sbin/audit-rules-check /etc/audit/rules.d")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_audit_rules_syntax_check_rejects_bad_rules(host):
+    bad_rules = [
+        "-a always,exit -F arch=b64 -S no_such_syscall -k x",
+        "-w /etc/passwd -p wz -k identity",
+        "-a always,exit -S chmod -k perm_mod",
+        "-a sometimes,exit -F arch=b64 -S chmod",
+        "-e 3",
+    ]
+    for rule in bad_rules:
+        result = host.run(
+            f"f=$(mktemp) && printf '%s\\n' {shlex.quote(rule)} > $f && "
+            '/usr/local/sbin/audit-rules-check "$f"; rc=$?; rm -f "$f"; exit $rc'
+        )
+        assert result.rc == 1, f"checker accepted {rule!r}"
+
+
+def test_audit_rules_cover_required_events(host):
+    with host.sudo():
+        rules = host.check_output("cat /etc/audit/rules.d/*.rules")
+        privileged = host.check_output("find / -xdev -type f -perm /6000").split()
+    for key in AUDIT_KEYS:
+        assert re.search(rf"-k {re.escape(key)}$", rules, re.M), f"no audit rule with key {key}"
+    for path in ("/etc/passwd", "/etc/shadow", "/etc/sudoers", "/etc/ssh/sshd_config"):
+        assert re.search(rf"^-w {re.escape(path)} -p \w*w\w*a", rules, re.M), path
+    for path in privileged:
+        assert f"-F path={path} -F perm=x" in rules, f"privileged command {path} not audited"
+
+
+def test_auditd_loaded_where_kernel_allows(host, in_container):
+    auditd = host.service("auditd")
+    assert auditd.is_enabled
+    if in_container:  # the kernel refuses audit control from a container
+        return
+    assert auditd.is_running
+    with host.sudo():
+        loaded = host.check_output("auditctl -l")
+        status = host.check_output("auditctl -s")
+    for key in AUDIT_KEYS:
+        assert f"key={key}" in loaded
+    assert re.search(r"^enabled [12]$", status, re.M)
+
+
+# --- AIDE, process accounting -------------------------------------------------------------------------
+
+
+def test_aide_database_initialised_and_checked_daily(host):
+    with host.sudo():
+        assert host.file("/var/lib/aide/aide.db").exists
+        assert host.run("aide --config /etc/aide/aide.conf --config-check").rc == 0
+    timer = host.service("dailyaidecheck.timer")
+    assert timer.is_enabled
+    assert timer.is_running
+
+
+def test_aide_uses_strong_checksums(host):
+    config = host.file("/etc/aide/aide.conf").content_string
+    assert re.search(r"^Checksums = sha512$", config, re.M)
+
+
+def test_package_files_verified_weekly(host):
+    assert host.package("debsums").is_installed
+    assert re.search(r"^CRON_CHECK=weekly$", host.file("/etc/default/debsums").content_string, re.M)
+
+
+def test_system_activity_accounting_enabled(host):
+    assert re.search(r'^ENABLED="true"$', host.file("/etc/default/sysstat").content_string, re.M)
+    assert host.service("sysstat").is_enabled
+    assert host.run("systemctl is-active sysstat").stdout.strip() == "active"
+
+
+def test_process_accounting_enabled(host, in_container):
+    assert host.package("acct").is_installed
+    assert host.service("acct").is_enabled
+    if not in_container:  # acct(2) needs CAP_SYS_PACCT
+        assert host.service("acct").is_running
+        assert host.file("/var/log/account/pacct").exists
+
+
+# --- upgrades, time ---------------------------------------------------------------------------------
+
+
+def test_unattended_security_upgrades(host):
+    config = host.check_output("apt-config dump")
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in config
+    assert 'APT::Periodic::Update-Package-Lists "1";' in config
+    assert re.search(r'Unattended-Upgrade::Origins-Pattern:: "[^"]*-security', config)
+    for timer in ("apt-daily.timer", "apt-daily-upgrade.timer"):
+        assert host.service(timer).is_enabled
+        assert host.service(timer).is_running
+
+
+def test_time_synchronised(host, in_container):
+    config = host.check_output("systemd-analyze cat-config systemd/timesyncd.conf")
+    assert re.search(r"^NTP=\S+", config, re.M)
+    assert host.service("systemd-timesyncd").is_enabled
+    if not in_container:  # timesyncd skips itself in containers (the host sets the clock)
+        assert host.service("systemd-timesyncd").is_running
+        assert host.check_output("timedatectl show --property=NTP --value") == "yes"
