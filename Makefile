@@ -61,3 +61,7 @@ verify: ## Verify every control of ENV now; writes evidence/<ENV>/<UTC time>/ (C
 .PHONY: loadtest
 loadtest: ## Load test of the running local stack: through the web server and direct to gunicorn (ENV=local)
 	@scripts/loadtest.sh "$(ENV)" "$(WEB)"
+
+.PHONY: faulttest
+faulttest: ## Fault tests on the running local stack: break one thing, check, restore (ENV=local)
+	@scripts/faulttest.sh "$(ENV)" "$(WEB)"
