@@ -10,6 +10,7 @@ target and passes, in the environment:
   LOADTEST_SOCKET       direct: path of gunicorn's unix socket as seen from this machine
   LOADTEST_CREDENTIALS  JSON file {"editor": {"username", "password"}, "masked": {...}} (mode 0600)
   LOADTEST_WAIT_SECONDS think time between tasks (default 0: closed loop, measures the server)
+  LOADTEST_CLIENT_USAGE optional: file where the generator's own CPU use is written at the end
 
 Users: `EditorUser` (groups customer_editor + customer_reader_full: writes, reads back in full) and
 `MaskedReaderUser` (customer_reader_masked: must never receive a full value). A check that fails
@@ -23,12 +24,13 @@ import itertools
 import json
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from locust import HttpUser, constant, task
+from locust import HttpUser, constant, events, task
 from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +49,32 @@ COLLECTION = "/api/customers/"
 WRITTEN: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
 RUN_ID = time.strftime("%H%M%S")
 _sequence = itertools.count(1)
+
+
+_client_start: dict[str, float] = {}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@events.test_start.add_listener
+def _mark_client_start(environment: Any, **kwargs: Any) -> None:
+    _client_start.update(wall=time.monotonic(), cpu=_cpu_seconds())
+
+
+@events.quitting.add_listener
+def _write_client_usage(environment: Any, **kwargs: Any) -> None:
+    """The load generator's own mean CPU use over the run (%, one core = 100; locust uses one core):
+    near 100 means the client, not the server, may have limited the throughput."""
+    path = os.environ.get("LOADTEST_CLIENT_USAGE")
+    if path and _client_start:
+        wall = time.monotonic() - _client_start["wall"]
+        cpu = _cpu_seconds() - _client_start["cpu"]
+        Path(path).write_text(
+            json.dumps({"cpu_percent_mean": 100 * cpu / wall if wall else 0.0}), encoding="utf-8"
+        )
 
 
 def _setting(name: str) -> str:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import LOCAL, ROOT, KitError, check_env, check_web
@@ -57,6 +57,9 @@ class RunFigures:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    client_cpu_percent_mean: float | None = None
+    # The machine's 1-minute load average just before the run: other work on the same cores skews a ratio.
+    load_average_before: float | None = None
 
 
 def settings_from(environ: dict[str, str]) -> Settings:
@@ -135,6 +138,7 @@ def _run_locust(
         "LOADTEST_SITE_NAME": SITE_NAME,
         "LOADTEST_CREDENTIALS": str(credentials),
         "LOADTEST_WAIT_SECONDS": str(settings.wait_seconds),
+        "LOADTEST_CLIENT_USAGE": str(folder / f"{path}-client-usage.json"),
     }
     if path == "proxy":
         host = stack.https_url
@@ -165,6 +169,7 @@ def _run_locust(
         "--exit-code-on-error",
         "0",
     ]
+    load_before = round(os.getloadavg()[0], 2)
     print(
         f"==> locust, {path} path: {settings.users} users for {settings.duration} -> {host}",
         file=sys.stderr,
@@ -177,19 +182,28 @@ def _run_locust(
         raise KitError(
             f"locust ({path}) exited with {result.returncode}:\n" + "\n".join(tail), "see the log above"
         )
-    return read_figures(path, folder / f"{path}_stats.csv")
+    figures = replace(read_figures(path, folder / f"{path}_stats.csv"), load_average_before=load_before)
+    usage_file = folder / f"{path}-client-usage.json"
+    if usage_file.is_file():
+        usage = json.loads(usage_file.read_text(encoding="utf-8"))
+        figures = replace(
+            figures,
+            client_cpu_percent_mean=round(usage["cpu_percent_mean"], 1),
+        )
+    return figures
 
 
 def _table(figures: dict[str, RunFigures], ratio: float | None, web: str) -> str:
     lines = [
-        f"| path ({web}) | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| path ({web}) | requests | req/s | p50 ms | p95 ms | p99 ms | errors | locust CPU % "
+        "| load avg before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in figures.values():
         label = f"proxy ({web}, TLS)" if f.path == "proxy" else "direct (gunicorn socket)"
         lines.append(
             f"| {label} | {f.requests} | {f.requests_per_second:.1f} | {f.p50_ms:.0f} | {f.p95_ms:.0f} | "
-            f"{f.p99_ms:.0f} | {f.failures} |"
+            f"{f.p99_ms:.0f} | {f.failures} | {f.client_cpu_percent_mean} | {f.load_average_before} |"
         )
     if ratio is not None:
         lines.append(f"\nproxy / direct throughput: {ratio:.1%}")
