@@ -1,0 +1,230 @@
+"""django_app_secrets_mode=aws against a moto server standing in for AWS (the real boto3 path runs).
+
+Set-up, all on the app host: moto[server] from PyPI in its own venv (pip trusts the proxy CAs
+through the ca_trust role's /etc/pip.conf), started on 127.0.0.1:5000; a KMS key and the app's
+secrets created in it, with the values the host already has in file mode (so the data encrypted
+so far stays readable). The secret values never pass through this test or the controller: only
+the ARNs do. Then ansible/deploy-app.yml switches the host to aws mode, the app must be ready with
+no secret on disk or in its environment, and the host is switched back to file mode at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MOTO_VERSION = "5.2.5"  # as in requirements-dev.txt
+MOTO_VENV = "/opt/soc2kit-moto"
+MOTO_UNIT = "soc2kit-moto"
+MOTO_URL = "http://127.0.0.1:5000"
+REGION = "us-east-1"
+SOCKET = "/run/django-app/gunicorn.sock"
+SITE_DOMAIN = "app.soc2kit.test"
+SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_LOCAL_KEKS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY")
+
+# Runs on the app host with the moto venv's python: copies the file-mode secrets into moto's
+# Secrets Manager (encrypted with a moto KMS key) and prints only ARNs and the credential-free URL.
+SEED_SECRETS = r"""
+import json, secrets, sys, urllib.parse
+import boto3
+
+def read_env(path):
+    values = {}
+    for line in open(path).read().splitlines():
+        if "=" not in line or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            out, chars = [], iter(value[1:-1])
+            for char in chars:
+                out.append(next(chars, "") if char == "\\" else char)
+            value = "".join(out)
+        values[name] = value
+    return values
+
+endpoint, region, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+env = read_env("/etc/django-app/secrets.env")
+url = urllib.parse.urlsplit(env["DATABASE_URL"])
+credentials = {"username": urllib.parse.unquote(url.username), "password": urllib.parse.unquote(url.password)}
+netloc = f"{url.hostname}:{url.port or 5432}"
+plain_url = urllib.parse.urlunsplit((url.scheme, netloc, url.path, url.query, ""))
+kms = boto3.client("kms", endpoint_url=endpoint, region_name=region)
+key = kms.create_key(Description="soc2kit molecule secrets")["KeyMetadata"]["Arn"]
+sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region)
+suffix = secrets.token_hex(4)
+values = {name: env[name] for name in names}
+values["DATABASE_CREDENTIALS"] = json.dumps(credentials)
+arns = {
+    name: sm.create_secret(Name=f"soc2kit/{name}-{suffix}", SecretString=value, KmsKeyId=key)["ARN"]
+    for name, value in values.items()
+}
+print(json.dumps({"arns": arns, "database_url": plain_url, "kms_key": key}))
+"""
+
+
+# Runs on the app host: prints each secret value of the file-mode secrets file (and the string
+# leaves of JSON values, e.g. the key inside FIELD_ENCRYPTION_LOCAL_KEKS), one per line.
+WRITE_NEEDLES = r"""
+import json, sys
+values = {}
+for line in open("/etc/django-app/secrets.env").read().splitlines():
+    name, _, value = line.partition("=")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        out, chars = [], iter(value[1:-1])
+        for char in chars:
+            out.append(next(chars, "") if char == "\\" else char)
+        values[name] = "".join(out)
+
+def leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from leaves(item)
+    elif isinstance(value, str) and len(value) >= 20:
+        yield value
+
+for name in sys.argv[1:]:
+    print(values[name])
+    try:
+        for leaf in leaves(json.loads(values[name])):
+            print(leaf)
+    except ValueError:
+        pass
+"""
+
+
+def playbook(name: str, **extra) -> subprocess.CompletedProcess:
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible/ansible.cfg"),
+        "CONTAINERS_CONF": str(ROOT / "molecule/containers.conf"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    command = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        inventory,
+        str(ROOT / "ansible" / name),
+    ]
+    if extra:
+        command += ["-e", json.dumps(extra)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+
+
+def readyz(host) -> tuple[str, str]:
+    result = host.run(
+        f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {SITE_DOMAIN}' "
+        "-H 'X-Forwarded-Proto: https' -w '\\n%{http_code}' http://localhost/readyz"
+    )
+    body, _, status = result.stdout.rpartition("\n")
+    return status, body
+
+
+@pytest.fixture(scope="module")
+def moto(app_host):
+    """moto server on the app host's loopback, seeded with the app's secrets; stopped afterwards."""
+    if (
+        app_host.check_output(
+            "sed -n 's/^DJANGO_SECRETS_BACKEND=\"\\(.*\\)\"$/\\1/p' /etc/django-app/app.env"
+        )
+        != "env"
+    ):
+        pytest.fail("the scenario must converge in file mode (django_app_secrets_mode: file) for this test")
+    app_host.run_test(
+        f"test -x {MOTO_VENV}/bin/moto_server || "
+        f"(python3 -m venv --without-pip {MOTO_VENV} && "
+        f"python3 -m pip --python {MOTO_VENV}/bin/python install --no-input -q "
+        f"'moto[server]=={MOTO_VERSION}')"
+    )
+    app_host.run(f"systemctl stop {MOTO_UNIT}")
+    app_host.run_test(
+        f"systemd-run --unit={MOTO_UNIT} --collect {MOTO_VENV}/bin/moto_server -H 127.0.0.1 -p 5000"
+    )
+    for _ in range(60):
+        if app_host.run(f"curl -fsS -o /dev/null {MOTO_URL}/moto-api/").rc == 0:
+            break
+        time.sleep(0.5)
+    app_host.run_test(f"cat > /run/soc2kit-seed-secrets.py <<'EOF'\n{SEED_SECRETS}\nEOF")
+    seeded = app_host.run(
+        f"AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto {MOTO_VENV}/bin/python "
+        f"/run/soc2kit-seed-secrets.py {MOTO_URL} {REGION} {' '.join(SECRET_NAMES)}"
+    )
+    assert seeded.rc == 0, seeded.stderr[-2000:]
+    yield json.loads(seeded.stdout)
+    app_host.run(f"systemctl stop {MOTO_UNIT}; rm -f /run/soc2kit-seed-secrets.py")
+
+
+@pytest.fixture(scope="module")
+def aws_deploy(app_host, moto):
+    """The host switched to aws mode (and back to file mode afterwards)."""
+    result = playbook(
+        "deploy-app.yml",
+        django_app_secrets_mode="aws",
+        django_app_aws_region=REGION,
+        django_app_aws_endpoint_url=MOTO_URL,
+        django_app_secret_arns=moto["arns"],
+        django_app_database_url=moto["database_url"],
+        # moto accepts any credentials; on EC2 the instance role provides real ones.
+        django_app_extra_env={"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto"},
+    )
+    yield result
+    back = playbook("deploy-app.yml")
+    assert back.returncode == 0, back.stdout[-4000:]
+    assert readyz(app_host)[0] == "200"
+
+
+def test_aws_mode_deploy_succeeds(aws_deploy):
+    assert aws_deploy.returncode == 0, aws_deploy.stdout[-4000:]
+
+
+def test_app_is_ready_with_secrets_from_secrets_manager(app_host, aws_deploy):
+    status, body = readyz(app_host)
+    assert status == "200", body
+    app_env = app_host.file("/etc/django-app/app.env").content_string
+    assert 'DJANGO_SECRETS_BACKEND="aws"' in app_env
+    assert f'AWS_ENDPOINT_URL="{MOTO_URL}"' in app_env
+    for name in (*SECRET_NAMES, "DATABASE_CREDENTIALS"):
+        assert f'DJANGO_SECRET_ARNS_{name}="arn:aws:secretsmanager:{REGION}:' in app_env
+
+
+def test_aws_mode_units_read_no_secrets_file(app_host, aws_deploy):
+    for unit in ("django-app.service", "django-app-candidate@.service"):
+        assert "secrets.env" not in app_host.file(f"/etc/systemd/system/{unit}").content_string
+
+
+def test_no_secret_value_on_disk_in_the_process_environment_or_the_ansible_output(app_host, aws_deploy):
+    # Compared on the host (grep -F -f NEEDLES), so the values never reach this test or its output.
+    pid = app_host.check_output("systemctl show -p MainPID --value django-app.service")
+    output = base64.b64encode(aws_deploy.stdout.encode()).decode()
+    app_host.run_test(f"echo {output} | base64 -d > /run/soc2kit-deploy-output.txt")
+    app_host.run_test(f"tr '\\0' '\\n' < /proc/{pid}/environ > /run/soc2kit-app-environ.txt")
+    app_host.run_test(f"cat > /run/soc2kit-needles.py <<'EOF'\n{WRITE_NEEDLES}\nEOF")
+    try:
+        app_host.run_test(
+            f"umask 077; python3 /run/soc2kit-needles.py {' '.join(SECRET_NAMES)} > /run/soc2kit-needles"
+        )
+        assert int(app_host.check_output("wc -l < /run/soc2kit-needles")) >= len(SECRET_NAMES)
+        for where in (
+            "/etc/django-app/app.env",
+            "/run/soc2kit-deploy-output.txt",
+            "/run/soc2kit-app-environ.txt",
+        ):
+            assert app_host.run(f"grep -qF -f /run/soc2kit-needles {where}").rc == 1, (
+                f"a secret value in {where}"
+            )
+    finally:
+        app_host.run(
+            "rm -f /run/soc2kit-deploy-output.txt /run/soc2kit-app-environ.txt /run/soc2kit-needles*"
+        )
+    names = app_host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ | cut -d= -f1").split()
+    assert not set(SECRET_NAMES) & set(names)
