@@ -44,7 +44,6 @@ secrets = AppSecrets(
     cfg,
     ctx,
     secrets_key_arn=keys.keys["secrets"].arn,
-    field_encryption_key_arn=keys.keys["field_encryption"].arn,
     host_role_arn=identity.role.arn,
     db_endpoint=database.instance.address,
     db_port=database.instance.port,

@@ -28,7 +28,7 @@ from typing import Any
 
 STACKS = ("dev", "staging", "prod")
 GROUP = "app_hosts"
-REQUIRED_SECRETS = ("django_secret_key", "field_encryption_key", "db_app_credentials")
+REQUIRED_SECRETS = ("django_secret_key", "field_encryption_blind_index_key", "db_app_credentials")
 REQUIRED_LOG_GROUPS = ("app", "web", "audit", "system")
 # The Debian cloud images' login user (SSH mode); SSM sessions run as ssm-user and need none.
 SSH_USER = "admin"

@@ -1,6 +1,7 @@
 """Secrets Manager entries the app reads at start-up; only the app hosts' role may read them.
 
 Values are generated here (pulumi-random) and stored as Pulumi secrets; they are never exported.
+Each value has the format the app's loader reads (app/soc2kit/secrets/, documented in app/README.md).
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from config import StackConfig
 
 import pulumi
 from components.aws_context import AwsContext
-from components.keys import FIELD_ENCRYPTION_CONTEXT_KEY
 
-SECRET_NAMES = ("django_secret_key", "field_encryption_key", "db_app_credentials")
+# The inventory maps them to the app's names (ansible/inventories/aws_shared/app_hosts.yml):
+# DJANGO_SECRET_KEY, FIELD_ENCRYPTION_BLIND_INDEX_KEY, DATABASE_CREDENTIALS.
+SECRET_NAMES = ("django_secret_key", "field_encryption_blind_index_key", "db_app_credentials")
 DESCRIPTIONS = {
-    "django_secret_key": "Django SECRET_KEY (signing sessions, CSRF, password reset tokens)",
-    "field_encryption_key": "Field encryption: data-key material, wrapped by the field-encryption KMS key",
-    "db_app_credentials": "The app's own PostgreSQL login (not the admin), created by Ansible",
+    "django_secret_key": "Django SECRET_KEY (signing sessions, CSRF, password reset tokens); plain string",
+    "field_encryption_blind_index_key": (
+        "Field encryption: HMAC key of the blind indexes, base64 of 32 bytes "
+        "(data keys are wrapped by the field-encryption KMS key and stored in the database)"
+    ),
+    "db_app_credentials": "The app's own PostgreSQL login (not the admin), created by Ansible; JSON",
 }
 
 
@@ -33,7 +38,6 @@ class AppSecrets(pulumi.ComponentResource):
         ctx: AwsContext,
         *,
         secrets_key_arn: pulumi.Input[str],
-        field_encryption_key_arn: pulumi.Input[str],
         host_role_arn: pulumi.Input[str],
         db_endpoint: pulumi.Input[str],
         db_port: pulumi.Input[int],
@@ -42,20 +46,21 @@ class AppSecrets(pulumi.ComponentResource):
         super().__init__("soc2kit:index:AppSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        # The app requires at least 50 characters (Django's deploy check) and refuses django-insecure-*.
         django_key = random.RandomPassword(f"{name}-django-secret-key", length=64, special=True, opts=child)
-        field_key = random.RandomBytes(f"{name}-field-encryption-key", length=32, opts=child)
+        # The app decodes this as base64 and requires exactly 32 bytes (HMAC-SHA256 key).
+        blind_index_key = random.RandomBytes(
+            f"{name}-field-encryption-blind-index-key", length=32, opts=child
+        )
         db_password = random.RandomPassword(
             f"{name}-db-app-password", length=40, special=True, override_special="-_.~!#%^*+=", opts=child
         )
         values: dict[str, pulumi.Output[str]] = {
-            "django_secret_key": pulumi.Output.json_dumps({"DJANGO_SECRET_KEY": django_key.result}),
-            "field_encryption_key": pulumi.Output.json_dumps(
-                {
-                    "kek_key_arn": field_encryption_key_arn,
-                    "encryption_context": {FIELD_ENCRYPTION_CONTEXT_KEY: cfg.app_name},
-                    "keys": [{"id": 1, "material_b64": field_key.base64}],
-                }
-            ),
+            # Plain strings: the app uses the SecretString as it is.
+            "django_secret_key": django_key.result,
+            "field_encryption_blind_index_key": blind_index_key.base64,
+            # The app reads username and password; host, port and database come from its DATABASE_URL.
+            # The other keys complete the structure AWS documents for RDS secrets (rotation functions).
             "db_app_credentials": pulumi.Output.json_dumps(
                 {
                     "engine": "postgres",
@@ -64,7 +69,6 @@ class AppSecrets(pulumi.ComponentResource):
                     "dbname": cfg.db_name,
                     "username": cfg.db_app_username,
                     "password": db_password.result,
-                    "sslmode": "verify-full",
                 }
             ),
         }

@@ -7,6 +7,7 @@ sees, so the policy tests reuse these records.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import runpy
@@ -39,6 +40,13 @@ def kms_key_id(resource_name: str) -> str:
 def key_arn(purpose: str) -> str:
     """The mocked ARN of the stack's key for `purpose` (database, secrets, logs, ...)."""
     return f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{kms_key_id('keys-' + purpose)}"
+
+
+def generated(resource_name: str, length: int) -> bytes:
+    """A mocked random value of the requested length, like the provider's; starts with b"generated-"
+    (base64 "Z2VuZXJhdGVk") so the tests can tell it never reaches an output."""
+    filler = hashlib.sha256(resource_name.encode()).hexdigest() * (length // 64 + 1)
+    return ("generated-" + filler).encode()[:length]
 
 
 def instance_id(resource_name: str) -> str:
@@ -115,9 +123,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["arn"] = f"arn:aws:s3:::{inputs['bucket']}"
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{physical}-0123.elb.{REGION}.amazonaws.com"
-        elif typ in ("random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes"):
-            outputs["result"] = "generated-" + args.name
-            outputs["base64"] = "Z2VuZXJhdGVk"
+        elif typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = generated(args.name, int(inputs["length"])).decode()
+        elif typ == "random:index/randomBytes:RandomBytes":
+            raw = generated(args.name, int(inputs["length"]))
+            outputs["base64"] = base64.b64encode(raw).decode()
+            outputs["hex"] = raw.hex()
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

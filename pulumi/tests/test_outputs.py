@@ -25,7 +25,7 @@ def test_outputs_the_inventory_reads(dev: StackRun, prod: StackRun) -> None:
     assert INVENTORY_OUTPUTS | {"nlb_dns_name", "acme_route53_zone_id"} <= set(prod.exports)
     assert set(prod.exports["secret_arns"]) == {
         "django_secret_key",
-        "field_encryption_key",
+        "field_encryption_blind_index_key",
         "db_app_credentials",
     }
     assert set(prod.exports["log_group_names"]) == {"app", "web", "audit", "system"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -9,9 +10,10 @@ import pytest
 from components.app_secrets import SECRET_NAMES
 from components.aws_context import AwsContext
 
-from tests.harness import StackRun, key_arn
+from tests.harness import StackRun, generated, key_arn
 
 SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 HOST_ROLE = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
 # The mocked deployer is a session of role Deployer; the provider reads the values back as it.
 DEPLOYER = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:role/*/Deployer"]
@@ -71,20 +73,34 @@ def test_secret_value_is_marked_secret_in_state(dev: StackRun, name: str) -> Non
     assert "4dabf18193072939515e22adb298388d" in version["secretString"]
 
 
-def test_db_app_credentials_point_at_the_database_and_require_tls(dev: StackRun) -> None:
-    version = dev.one("aws:secretsmanager/secretVersion:SecretVersion", "secrets-db_app_credentials-value")
-    value = json.loads(version.inputs["secretString"]["value"])
-    assert value["host"] == dev.exports["db_endpoint"]
-    assert value["username"] == "app"
-    assert value["sslmode"] == "verify-full"
+def stored_value(run: StackRun, name: str) -> str:
+    """The SecretString the program stores for secret `name` (the mock monitor records inputs)."""
+    value: str = run.one(SECRET_VERSION, f"secrets-{name}-value").inputs["secretString"]["value"]
+    return value
 
 
-def test_field_encryption_secret_names_its_kek_and_context(dev: StackRun) -> None:
-    version = dev.one("aws:secretsmanager/secretVersion:SecretVersion", "secrets-field_encryption_key-value")
-    value = json.loads(version.inputs["secretString"]["value"])
-    assert value["kek_key_arn"] == dev.exports["kms_key_arns"]["field_encryption"]
-    assert value["encryption_context"] == {"app": "soc2kit"}
-    assert value["keys"][0]["material_b64"]
+def test_django_secret_key_is_the_generated_string_itself(dev: StackRun) -> None:
+    """The app uses the SecretString as SECRET_KEY: no JSON wrapper, at least 50 characters."""
+    password = dev.one("random:index/randomPassword:RandomPassword", "secrets-django-secret-key").inputs
+    assert password["length"] >= 50
+    assert stored_value(dev, "django_secret_key") == generated("secrets-django-secret-key", 64).decode()
+
+
+def test_blind_index_key_is_base64_of_32_random_bytes(dev: StackRun) -> None:
+    value = stored_value(dev, "field_encryption_blind_index_key")
+    assert base64.b64decode(value, validate=True) == generated("secrets-field-encryption-blind-index-key", 32)
+
+
+def test_db_app_credentials_hold_the_app_login_and_the_database(dev: StackRun) -> None:
+    value = json.loads(stored_value(dev, "db_app_credentials"))
+    assert value == {
+        "engine": "postgres",
+        "host": dev.exports["db_endpoint"],
+        "port": 5432,
+        "dbname": dev.exports["db_name"],
+        "username": "app",
+        "password": generated("secrets-db-app-password", 40).decode(),
+    }
 
 
 def test_deployer_user_or_root_is_matched_exactly() -> None:

@@ -75,7 +75,7 @@ def test_group_vars_carry_database_secrets_keys_logs_and_region(inventory_script
     assert group["soc2kit_db_name"] == "app"
     assert set(group["soc2kit_secret_arns"]) == {
         "django_secret_key",
-        "field_encryption_key",
+        "field_encryption_blind_index_key",
         "db_app_credentials",
     }
     assert group["soc2kit_secret_arns"]["django_secret_key"].startswith(
@@ -271,7 +271,7 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
     assert rendered["domain"] == f"{env_name}.example.com"
     assert rendered["arns"] == {
         "DJANGO_SECRET_KEY": data["secret_arns"]["django_secret_key"],
-        "FIELD_ENCRYPTION_BLIND_INDEX_KEY": data["secret_arns"]["field_encryption_key"],
+        "FIELD_ENCRYPTION_BLIND_INDEX_KEY": data["secret_arns"]["field_encryption_blind_index_key"],
         "DATABASE_CREDENTIALS": data["secret_arns"]["db_app_credentials"],
     }
     assert rendered["url"] == f"postgres://{data['db_endpoint']}:5432/app?sslmode=verify-full"
