@@ -73,7 +73,8 @@ def settings_from(environ: dict[str, str]) -> Settings:
             value = None
         if value is None or not low <= value <= high:
             raise KitError(
-                f"{name}={raw!r} is not a {kind.__name__} from {low} to {high}", f"e.g. {name}={default}"
+                f"{name}={raw!r} is not {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}",
+                f"e.g. {name}={default}",
             )
         return value
 
@@ -219,6 +220,7 @@ def run(env: str, web: str, environ: dict[str, str]) -> int:
         )
     settings = settings_from(environ)
     stack = connect(web)
+    users = stack.ensure_api_users("loadtest")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     folder = EVIDENCE_DIR / env / f"loadtest-{stamp}-{web}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -226,7 +228,7 @@ def run(env: str, web: str, environ: dict[str, str]) -> int:
     with tempfile.TemporaryDirectory(prefix="soc2kit-loadtest-") as private:
         credentials = Path(private) / "credentials.json"
         credentials.touch(mode=0o600)
-        credentials.write_text(json.dumps(stack.ensure_api_users("loadtest")), encoding="utf-8")
+        credentials.write_text(json.dumps(users), encoding="utf-8")
         for path in settings.paths:
             figures[path] = _run_locust(stack, path, settings, folder, credentials)
     ratio, problems = verdict(figures, settings.min_ratio)
