@@ -73,7 +73,8 @@ def settings_from(environ: dict[str, str]) -> Settings:
             value = None
         if value is None or not low <= value <= high:
             raise KitError(
-                f"{name}={raw!r} is not {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}",
+                f"{name}={raw!r} is not {'a whole number' if kind is int else 'a number'} "
+                f"from {low:g} to {high:g}",
                 f"e.g. {name}={default}",
             )
         return value
