@@ -64,6 +64,57 @@ MODERN_KEX = {
     "diffie-hellman-group18-sha512",
 }
 BLACKLISTED_MODULES = ["cramfs", "udf", "usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc"]
+# Authenticates through the host's real PAM stack (libpam via ctypes); prints pam_authenticate's code.
+PAM_AUTHENTICATE = r"""
+import ctypes
+import ctypes.util
+import sys
+
+libpam = ctypes.CDLL(ctypes.util.find_library("pam"))
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.calloc.restype = ctypes.c_void_p
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+
+
+class Message(ctypes.Structure):
+    _fields_ = [("style", ctypes.c_int), ("text", ctypes.c_char_p)]
+
+
+class Response(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("retcode", ctypes.c_int)]
+
+
+CONV = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Message)),
+    ctypes.POINTER(ctypes.POINTER(Response)), ctypes.c_void_p,
+)
+
+
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("appdata", ctypes.c_void_p)]
+
+
+def authenticate(service, user, password):
+    def answer(count, messages, responses, _):
+        array = ctypes.cast(libc.calloc(count, ctypes.sizeof(Response)), ctypes.POINTER(Response))
+        for i in range(count):
+            if messages[i].contents.style == 1:  # PAM_PROMPT_ECHO_OFF: the password
+                array[i].resp = libc.strdup(password.encode())
+        responses[0] = array
+        return 0
+
+    conv = Conv(CONV(answer), None)
+    handle = ctypes.c_void_p()
+    libpam.pam_start(service.encode(), user.encode(), ctypes.byref(conv), ctypes.byref(handle))
+    result = libpam.pam_authenticate(handle, 0)
+    libpam.pam_end(handle, result)
+    return result
+
+
+service, user, password = sys.argv[1:4]
+print(authenticate(service, user, password))
+"""
 AUDIT_KEYS = ["identity", "scope", "sshd", "time-change", "modules", "mounts", "perm_mod", "privileged"]
 
 
@@ -177,20 +228,39 @@ def test_pam_pwquality_rejects_weak_password(host):
 
 def test_pam_faillock_locks_after_failed_logins(host):
     common_auth = host.file("/etc/pam.d/common-auth").content_string
-    lines = [line.split() for line in common_auth.splitlines() if line.startswith("auth")]
-    modules = [
-        " ".join(word for word in line if word.startswith("pam_") or word in ("preauth", "authfail"))
-        for line in lines
+    auth_modules = [
+        " ".join(word for word in line.split() if word.startswith("pam_") or word in ("preauth", "authfail"))
+        for line in common_auth.splitlines()
+        if line.startswith("auth")
     ]
     assert (
-        modules.index("pam_faillock.so preauth")
-        < modules.index("pam_unix.so")
-        < modules.index("pam_faillock.so authfail")
+        auth_modules.index("pam_faillock.so preauth")
+        < auth_modules.index("pam_unix.so")
+        < auth_modules.index("pam_faillock.so authfail")
     )
-    assert "pam_faillock.so" in host.file("/etc/pam.d/common-account").content_string
-    faillock_conf = host.file("/etc/security/faillock.conf").content_string
-    deny = int(re.search(r"^deny\s*=\s*(\d+)", faillock_conf, re.M)[1])
+    deny = int(
+        re.search(r"^deny\s*=\s*(\d+)", host.file("/etc/security/faillock.conf").content_string, re.M)[1]
+    )
     assert 1 <= deny <= 10
+    user, password = "hardeningprobe", "Vq7#pLm2-xR9!tZw4"
+
+    def pam_authenticate(secret):
+        command = f"python3 -c {shlex.quote(PAM_AUTHENTICATE)} sshd {user} {shlex.quote(secret)}"
+        return host.check_output(command)
+
+    with host.sudo():
+        host.run(f"userdel -r {user}")
+        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
+        try:
+            host.check_output(f"echo {shlex.quote(user + ':' + password)} | chpasswd")
+            before = pam_authenticate(password)
+            failures = [pam_authenticate("wrong-password") for _ in range(deny)]
+            while_locked = pam_authenticate(password)
+        finally:
+            host.run(f"faillock --user {user} --reset; userdel {user}")
+    assert before == "0", "the right password must work before any failure"
+    assert "0" not in failures
+    assert while_locked != "0", f"account not locked after {deny} failures"
 
 
 def test_interactive_shells_time_out(host):
