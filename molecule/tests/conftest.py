@@ -1,0 +1,133 @@
+"""Shared fixtures of the molecule verify step (testinfra) and the host-side web checks.
+
+The scenario's web server and its loopback ports come from the scenario's environment
+(SOC2KIT_WEB_SERVER, SOC2KIT_TEST_HTTPS_PORT, SOC2KIT_TEST_HTTP_PORT in molecule/*/molecule.yml).
+Only the tests of the scenario's own web server are collected; the role-argument tests run once,
+outside molecule (scripts/molecule.sh).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SITE_DOMAIN = "app.soc2kit.test"
+WEB_SERVER = os.environ.get("SOC2KIT_WEB_SERVER", "")
+IN_MOLECULE = "MOLECULE_SCENARIO_NAME" in os.environ
+
+# Modules that do not belong to this run. molecule passes every test file explicitly, so they are
+# deselected at collection (reported as deselected, never as passed or skipped).
+NOT_IN_THIS_RUN: set[str] = set()
+if IN_MOLECULE:
+    NOT_IN_THIS_RUN.add("test_role_arguments.py")  # runs once, outside molecule (scripts/molecule.sh)
+    NOT_IN_THIS_RUN.add("test_apache.py" if WEB_SERVER == "nginx" else "test_nginx.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    deselected = [item for item in items if item.path.name in NOT_IN_THIS_RUN]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item.path.name not in NOT_IN_THIS_RUN]
+
+
+# Headers the web server owns on every HTTPS response, with the exact value it must send.
+HSTS = "max-age=63072000; includeSubDomains"
+PROXY_OWNED_HEADERS = {
+    "Strict-Transport-Security": HSTS,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": (
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+        "microphone=(), payment=(), usb=()"
+    ),
+}
+# The app's own CSP (the test upstream sends what Django would); the proxy passes it through once.
+APP_CSP = "default-src 'self'; frame-ancestors 'none'"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the scenario's web server is published on loopback, and the CA its certificate chains to."""
+
+    web_server: str
+    https_port: int
+    http_port: int
+    acme_root: Path
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.acme_root))
+
+    def connection(self) -> http.client.HTTPSConnection:
+        """An HTTPS connection to the site on loopback, SNI set to the site's name."""
+        return _SniHTTPSConnection("127.0.0.1", self.https_port, context=self.tls_context(), timeout=15)
+
+    def https(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """One HTTPS request to the site on loopback, SNI and Host set to the site's name."""
+        conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers={"Host": SITE_DOMAIN, **(headers or {})})
+            response = conn.getresponse()
+            data = response.read()
+            return response, data
+        finally:
+            conn.close()
+
+    def http(self, method: str, path: str):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=15)
+        try:
+            conn.request(method, path, headers={"Host": SITE_DOMAIN})
+            response = conn.getresponse()
+            return response, response.read()
+        finally:
+            conn.close()
+
+    def handshake(self, context: ssl.SSLContext) -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=15)
+        return context.wrap_socket(raw, server_hostname=SITE_DOMAIN)
+
+
+class _SniHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=SITE_DOMAIN)
+
+
+@pytest.fixture(scope="session")
+def app_host():
+    """testinfra host of the (first) app container."""
+    import testinfra
+
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
+    hosts = testinfra.get_hosts(["ansible://app_hosts"], ansible_inventory=inventory)
+    assert hosts, "no host in the app_hosts group of the molecule inventory"
+    return hosts[0]
+
+
+@pytest.fixture(scope="session")
+def site(app_host, tmp_path_factory) -> Site:
+    if WEB_SERVER not in ("nginx", "apache"):
+        pytest.fail(f"SOC2KIT_WEB_SERVER={WEB_SERVER!r}: set nginx or apache (molecule.yml provisioner env)")
+    # pebble regenerates its root at every start, so it is fetched now, from inside the app host
+    # (which reaches the acme container by name and trusts pebble's listener CA).
+    root_pem = app_host.check_output(
+        "curl -fsS --cacert /etc/letsencrypt/soc2kit-acme-ca-bundle.pem https://acme:15000/roots/0"
+    )
+    assert "BEGIN CERTIFICATE" in root_pem
+    root = tmp_path_factory.mktemp("acme") / "pebble-root.pem"
+    root.write_text(root_pem + "\n")
+    return Site(
+        web_server=WEB_SERVER,
+        https_port=int(os.environ["SOC2KIT_TEST_HTTPS_PORT"]),
+        http_port=int(os.environ["SOC2KIT_TEST_HTTP_PORT"]),
+        acme_root=root,
+    )

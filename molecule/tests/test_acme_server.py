@@ -1,0 +1,51 @@
+"""acme_server role: pebble and its mock DNS on the acme container (ENV=local and molecule only)."""
+
+from __future__ import annotations
+
+testinfra_hosts = ["ansible://acme_servers"]
+
+
+def test_pebble_package_installed(host):
+    assert host.package("pebble").is_installed
+
+
+def test_pebble_and_mock_dns_enabled_and_running(host):
+    for unit in ("pebble", "pebble-challtestsrv"):
+        service = host.service(unit)
+        assert service.is_enabled, unit
+        assert service.is_running, unit
+
+
+def test_pebble_listens_on_acme_and_management_ports(host):
+    for port in (14000, 15000):
+        assert (
+            host.socket(f"tcp://0.0.0.0:{port}").is_listening or host.socket(f"tcp://:::{port}").is_listening
+        )
+
+
+DNS_QUERY = """python3 - <<'PY'
+import socket, struct
+name = b"".join(bytes([len(label)]) + label.encode() for label in "app.soc2kit.test".split(".")) + b"\\0"
+query = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 1, 1)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(5)
+sock.sendto(query, ("127.0.0.1", 8053))
+print(socket.inet_ntoa(sock.recv(512)[-4:]))
+PY"""
+
+
+def test_mock_dns_answers_site_name_with_app_address(host, app_host):
+    app_address = app_host.check_output("hostname -I").split()[0]
+    assert host.check_output(DNS_QUERY) == app_address
+
+
+def test_pebble_issues_90_day_certificates(host):
+    assert (
+        '"certificateValidityPeriod": 7776000' in host.file("/etc/pebble/pebble-config.json").content_string
+    )
+
+
+def test_pebble_listener_key_not_world_readable(host):
+    f = host.file("/etc/pebble/listener/key.pem")
+    assert f.mode == 0o640
+    assert f.group == "pebble"

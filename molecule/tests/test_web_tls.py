@@ -1,0 +1,180 @@
+"""The HTTPS front, seen from outside, the same for nginx and Apache (runs in both scenarios).
+
+Every check goes to the scenario's loopback-published ports (127.0.0.1 only), with SNI and Host set
+to the site's name and the certificate verified against pebble's root of this run.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import uuid
+import warnings
+
+import pytest
+from conftest import APP_CSP, PROXY_OWNED_HEADERS, SITE_DOMAIN
+
+# Mozilla server-side TLS 6.0 intermediate TLS 1.2 suites (ECDSA certificate: the ECDSA ones).
+MOZILLA_TLS12_ECDSA = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+]
+# Suites outside the profile that OpenSSL still offers: CBC and SHA-1 based, no forward secrecy.
+NON_MOZILLA_TLS12 = [
+    "ECDHE-ECDSA-AES128-SHA",
+    "ECDHE-ECDSA-AES256-SHA384",
+    "ECDHE-ECDSA-AES128-SHA256",
+    "AES128-GCM-SHA256",
+]
+
+
+def _context(site, version: ssl.TLSVersion, ciphers: str | None = None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(site.acme_root))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ctx.maximum_version = version
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+def test_certificate_chains_to_acme_root_and_names_the_site(site):
+    with site.handshake(site.tls_context()) as tls:  # default context: chain and host name verified
+        cert = tls.getpeercert()
+    assert ("DNS", SITE_DOMAIN) in cert["subjectAltName"]
+
+
+def test_certificate_key_is_ecdsa(site):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    with site.handshake(site.tls_context()) as tls:
+        der = tls.getpeercert(binary_form=True)
+    key = x509.load_der_x509_certificate(der).public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+
+
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
+def test_tls10_and_tls11_refused_by_server(site, version):
+    ctx = _context(site, getattr(ssl.TLSVersion, version), "ALL:@SECLEVEL=0")
+    with pytest.raises(ssl.SSLError) as refused:
+        site.handshake(ctx)
+    # The server's protocol_version alert, not a client that could not even offer the version.
+    assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION"
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_tls12_and_tls13_accepted(site, version):
+    with site.handshake(_context(site, getattr(ssl.TLSVersion, version))) as tls:
+        assert tls.version() == version.replace("_", ".")
+
+
+@pytest.mark.parametrize("cipher", MOZILLA_TLS12_ECDSA)
+def test_tls12_mozilla_intermediate_suites_accepted(site, cipher):
+    with site.handshake(_context(site, ssl.TLSVersion.TLSv1_2, cipher)) as tls:
+        assert tls.cipher()[0] == cipher
+
+
+@pytest.mark.parametrize("cipher", NON_MOZILLA_TLS12)
+def test_tls12_suites_outside_the_profile_refused(site, cipher):
+    with pytest.raises(ssl.SSLError):
+        site.handshake(_context(site, ssl.TLSVersion.TLSv1_2, cipher))
+
+
+def test_tls12_session_tickets_not_issued(site):
+    with site.handshake(_context(site, ssl.TLSVersion.TLSv1_2)) as tls:
+        tls.do_handshake()
+        assert tls.session is not None
+        assert not tls.session.has_ticket
+
+
+def test_http_redirects_to_https_with_path_and_query(site):
+    response, _ = site.http("GET", "/some/page/?q=1")
+    assert response.status == 301
+    assert response.getheader("Location") == f"https://{SITE_DOMAIN}/some/page/?q=1"
+
+
+def test_acme_challenge_served_over_http_not_redirected(site, app_host):
+    token = uuid.uuid4().hex
+    path = f"/var/www/acme-challenge/.well-known/acme-challenge/{token}"
+    app_host.check_output(f"echo {token}-content > {path}")
+    try:
+        response, body = site.http("GET", f"/.well-known/acme-challenge/{token}")
+    finally:
+        app_host.check_output(f"rm -f {path}")
+    assert response.status == 200
+    assert body.decode().strip() == f"{token}-content"
+
+
+# Response kinds: proxied page, the app's own error page, a static file (served by the web server
+# itself), a missing static file (the web server's error page), a login page.
+RESPONSE_PATHS = ["/", "/missing/page/", "/static/soc2kit-test.css", "/static/absent.css", "/accounts/login/"]
+
+
+@pytest.mark.parametrize("path", RESPONSE_PATHS)
+def test_security_headers_present_exactly_once(site, path):
+    response, _ = site.https("GET", path)
+    for name, value in PROXY_OWNED_HEADERS.items():
+        assert response.msg.get_all(name) == [value], f"{name} on {path}: {response.msg.get_all(name)}"
+
+
+@pytest.mark.parametrize("path", ["/", "/missing/page/", "/accounts/login/"])
+def test_app_csp_passes_through_exactly_once(site, path):
+    response, _ = site.https("GET", path)
+    assert response.msg.get_all("Content-Security-Policy") == [APP_CSP]
+
+
+def test_server_header_reveals_no_version(site):
+    response, _ = site.https("GET", "/")
+    server = response.getheader("Server", "")
+    assert not any(ch.isdigit() for ch in server), server
+
+
+def test_static_files_served_by_web_server_not_app(site):
+    response, body = site.https("GET", "/static/soc2kit-test.css")
+    assert response.status == 200
+    assert b"soc2kit static test file" in body
+    assert response.getheader("X-Soc2kit-Test-Upstream") is None
+
+
+def test_app_receives_forwarded_proto_https_and_host(site):
+    response, body = site.https("GET", "/echo/")
+    assert response.status == 200
+    seen = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+    assert seen["x-forwarded-proto"] == "https"
+    assert seen["host"] == SITE_DOMAIN
+
+
+def test_upload_within_body_limit_reaches_app(site):
+    payload = b"x" * (5 * 1024 * 1024)
+    response, body = site.https(
+        "POST", "/upload/", body=payload, headers={"Content-Type": "application/octet-stream"}
+    )
+    assert response.status == 200
+    assert json.loads(body)["received_bytes"] == len(payload)
+
+
+def test_upload_over_body_limit_refused_with_413(site):
+    # Announces 21 MiB but sends only the first 64 KiB: the server must refuse on the announced size
+    # (without reading it all), as it would a real oversized upload.
+    conn = site.connection()
+    try:
+        conn.putrequest("POST", "/upload/", skip_host=True)
+        conn.putheader("Host", SITE_DOMAIN)
+        conn.putheader("Content-Length", str(21 * 1024 * 1024))
+        conn.endheaders()
+        conn.send(b"x" * 65536)
+        assert conn.getresponse().status == 413
+    finally:
+        conn.close()
+
+
+# Last in this module: it uses up this client's login allowance.
+def test_login_path_rate_limited_beyond_burst(site):
+    statuses = [site.https("POST", "/api/auth/login/", body=b"u=x")[0].status for _ in range(25)]
+    assert statuses[0] == 200, statuses
+    assert 429 in statuses, statuses
+    # Other paths are not limited.
+    assert site.https("GET", "/")[0].status == 200
