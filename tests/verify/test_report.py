@@ -141,3 +141,33 @@ def test_two_runs_in_the_same_second_do_not_overwrite(tmp_path):
     report.write_report(tmp_path, _info(), _results(), Scrubber({}))
     with pytest.raises(FileExistsError):
         report.write_report(tmp_path, _info(), _results(), Scrubber({}))
+
+
+def test_openssl_key_dumps_are_redacted_in_text_and_in_json():
+    from .conftest import fixture_text
+
+    dump = fixture_text("openssl-ec-key-dump.txt")
+    private_hex = dump.split("priv:\n", 1)[1].split("pub:", 1)[0].split()
+    scrubber = Scrubber({})
+    assert scrubber.leaks(dump) == ["a private key"]
+    for text in (f"E   AssertionError: {dump}", json.dumps({"stdout": dump})):
+        scrubbed = scrubber.scrub(text)
+        assert not any(chunk in scrubbed for chunk in private_hex)
+        assert scrubber.leaks(scrubbed) == []
+    json.loads(scrubber.scrub(json.dumps({"stdout": dump})))  # still valid JSON
+
+
+def test_report_json_stays_valid_with_a_key_dump_in_figures(tmp_path):
+    from .conftest import fixture_text
+
+    result = CheckResult(
+        "testinfra",
+        "testinfra",
+        ("CC6.1",),
+        FAIL,
+        "failed",
+        {"output": fixture_text("openssl-ec-key-dump.txt")},
+    )
+    folder = report.write_report(tmp_path, _info(), [result], Scrubber({}))
+    data = json.loads((folder / "report.json").read_text())
+    assert "[REDACTED:private key]" in data["checks"][0]["figures"]["output"]

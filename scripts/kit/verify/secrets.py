@@ -23,6 +23,12 @@ from .. import KitError
 MIN_SECRET_LENGTH = 8
 # A private key in any output is a secret whether or not its value is known.
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+# The private fields of `openssl pkey/rsa/ec -text` dumps (a test's output may show one): hex lines after
+# the field name, possibly with the prefix pytest or Ansible puts before each output line.
+_KEY_DUMP_FIELD = re.compile(
+    r"(?m)^(.{0,40}?)(priv|privateExponent|prime1|prime2|exponent1|exponent2|coefficient):[ \t]*"
+    r"(?:\\n|\n)(?:.{0,40}?[ \t]+[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})*:?[ \t]*(?:\\n|\n|$))+"
+)
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
@@ -78,6 +84,12 @@ def _derived(value: str) -> Iterable[str]:
         pass
 
 
+def _redact_key_field(match: re.Match[str]) -> str:
+    # Inside JSON-escaped text the line ends are the two characters \\n: keep them so the JSON stays valid.
+    end = "\\n" if "\\n" in match.group(0) else "\n"
+    return f"{match.group(1)}{match.group(2)}: [REDACTED:private key]{end}"
+
+
 class Scrubber:
     """Replaces every known secret value (and its derived forms) by a named marker."""
 
@@ -95,6 +107,7 @@ class Scrubber:
 
     def scrub(self, text: str) -> str:
         text = _PRIVATE_KEY.sub("[REDACTED:private key]", text)
+        text = _KEY_DUMP_FIELD.sub(_redact_key_field, text)
         for value, name in self._values:
             if value in text:
                 text = text.replace(value, f"[REDACTED:{name}]")
@@ -103,8 +116,8 @@ class Scrubber:
     def leaks(self, text: str) -> list[str]:
         """Names of the secrets whose value appears in `text` (never the values)."""
         names = {name for value, name in self._values if value in text}
-        if _PRIVATE_KEY.search(text):
-            names.add("a private key (PEM)")
+        if _PRIVATE_KEY.search(text) or _KEY_DUMP_FIELD.search(text):
+            names.add("a private key")
         return sorted(names)
 
     def assert_clean(self, where: str, text: str) -> None:
