@@ -532,6 +532,16 @@ def test_aide_uses_strong_checksums(host):
     assert re.search(r"^Checksums = sha512$", config, re.M)
 
 
+def test_rootkit_scanner_baseline_and_daily_scan(host):
+    assert host.package("rkhunter").is_installed
+    with host.sudo():
+        assert host.file("/var/lib/rkhunter/db/rkhunter.dat").size > 0
+        assert host.run("rkhunter --config-check --nolog").rc == 0
+    defaults = host.file("/etc/default/rkhunter").content_string
+    assert re.search(r'^CRON_DAILY_RUN="true"$', defaults, re.M)
+    assert re.search(r'^APT_AUTOGEN="true"$', defaults, re.M)
+
+
 def test_package_files_verified_weekly(host):
     assert host.package("debsums").is_installed
     assert re.search(r"^CRON_CHECK=weekly$", host.file("/etc/default/debsums").content_string, re.M)
