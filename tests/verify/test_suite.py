@@ -39,3 +39,14 @@ def test_no_report_or_no_tests_is_an_error():
 
 def test_nonzero_exit_with_green_xml_is_not_a_pass():
     assert suite.evaluate_suite(GREEN, 2).status == FAIL
+
+
+def test_killed_run_says_so():
+    output = (
+        "collected 193 items\n../tests/test_hardening.py ....FF\n"
+        "└─ Return code: -15 ──\nCRITICAL Verifier tests failed\n"
+    )
+    outcome = suite.evaluate_suite("", 1, output)
+    assert outcome.status == ERROR
+    assert "killed before it finished" in outcome.summary
+    assert "Verifier tests failed" in outcome.summary

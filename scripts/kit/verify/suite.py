@@ -10,6 +10,9 @@ from .context import Context
 from .hosts import run_local
 from .result import ERROR, FAIL, PASS, Attachment, Outcome
 
+# Plain text in the attachment (no terminal colour codes).
+NO_COLOUR = {"NO_COLOR": "1", "PY_COLORS": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+
 
 def parse_junit(xml_text: str) -> dict[str, Any]:
     root = ET.fromstring(xml_text)  # noqa: S314
@@ -25,9 +28,17 @@ def parse_junit(xml_text: str) -> dict[str, Any]:
     return {**totals, "failed_tests": failed}
 
 
-def evaluate_suite(xml_text: str, returncode: int) -> Outcome:
+def evaluate_suite(xml_text: str, returncode: int, output: str = "") -> Outcome:
     if not xml_text.strip():
-        return Outcome(ERROR, f"the testinfra run wrote no JUnit report (exit {returncode}); see its output")
+        reason = ""
+        if returncode < 0 or "Return code: -" in output:
+            reason = "pytest was killed before it finished (a signal from outside the run); "
+        last = [line.strip() for line in output.splitlines() if line.strip()][-2:]
+        return Outcome(
+            ERROR,
+            f"the testinfra run wrote no JUnit report (exit {returncode}): {reason}"
+            f"last output: {' / '.join(last)}",
+        )
     figures = parse_junit(xml_text)
     passed = figures["tests"] - figures["failures"] - figures["errors"] - figures["skipped"]
     figures["passed"] = passed
@@ -50,7 +61,7 @@ def testinfra(ctx: Context) -> tuple[Outcome, list[Attachment]]:
         scenario = local.scenario_for(ctx.web)
         done = run_local(
             ["molecule", "verify", "-s", scenario.name],
-            env={**local.molecule_env(), "PYTEST_ADDOPTS": addopts},
+            env={**local.molecule_env(), **NO_COLOUR, "PYTEST_ADDOPTS": addopts},
             timeout=1800,
             cwd=MOLECULE_DIR.parent,
         )
@@ -63,11 +74,11 @@ def testinfra(ctx: Context) -> tuple[Outcome, list[Attachment]]:
                 f"--ansible-inventory={ctx.inventory}",
                 *addopts.split(),
             ],
-            env=ctx.environ,
+            env={**ctx.environ, **NO_COLOUR},
             timeout=1800,
         )
     xml_text = junit.read_text(encoding="utf-8") if junit.is_file() else ""
     attachments = [Attachment("testinfra-output.txt", done.output)]
     if xml_text:
         attachments.append(Attachment("testinfra-junit.xml", xml_text))
-    return evaluate_suite(xml_text, done.returncode), attachments
+    return evaluate_suite(xml_text, done.returncode, done.output), attachments
