@@ -110,7 +110,11 @@ def test_published_port_is_read_from_the_scenario():
 ANSIBLE_JSON = """[WARNING]: something
 {"plays": [{"tasks": [{"hosts": {
   "soc2kit-dev-app-1": {"rc": 0, "stdout": "ok", "stderr": "", "changed": true},
-  "soc2kit-dev-app-2": {"rc": 3, "stdout": "", "stderr": "boom", "failed": true}}}]}]}"""
+  "soc2kit-dev-app-2": {"rc": 3, "stdout": "", "stderr": "boom", "failed": true}}}]}]}
+
+TASKS RECAP ***
+ansible.builtin.shell --- 4.32s
+"""
 
 
 def test_ansible_json_results_per_host():

@@ -92,7 +92,8 @@ class PodmanHosts:
 def parse_ansible_json(text: str) -> dict[str, Completed]:
     """Per-host results of `ansible -m ansible.builtin.shell` with the ansible.posix.json callback."""
     try:
-        data = json.loads(text[text.index("{") :])
+        # Other callbacks (e.g. profile_tasks) may print before and after the JSON document.
+        data, _ = json.JSONDecoder().raw_decode(text[text.index("{") :])
     except ValueError as error:
         raise CheckError(f"Ansible printed no JSON result: {text.strip()[:300]}") from error
     results: dict[str, Completed] = {}
