@@ -130,8 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         with scratch_dir() as scratch_name:
             scratch = Path(scratch_name)
             ctx, extra = local_context(web, scratch) if env == "local" else aws_context(env, web, scratch)
-            scrubber = Scrubber(read_host_secrets(ctx.hosts))
-            code, _ = run_all(ctx, checks, scrubber, extra=extra)
+            known = read_host_secrets(ctx.hosts)
+            extra["Secrets known and scrubbed (names)"] = ", ".join(sorted(known)) or (
+                "none: no secrets file and no secret ARNs on the hosts (app not deployed?)"
+            )
+            if not known:
+                print(
+                    "note: the hosts hold no app secrets yet (no secrets.env, no secret ARNs)",
+                    file=sys.stderr,
+                )
+            code, _ = run_all(ctx, checks, Scrubber(known), extra=extra)
             return code
     except KitError as error:
         print(f"ERROR: {error.what}", file=sys.stderr)

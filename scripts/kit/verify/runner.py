@@ -99,7 +99,7 @@ def run_all(
         thresholds_file=str(Path(ctx.thresholds.source).resolve().relative_to(ROOT))
         if Path(ctx.thresholds.source).resolve().is_relative_to(ROOT)
         else ctx.thresholds.source,
-        extra={"Known secret values scrubbed": str(len(scrubber)), **(extra or {})},
+        extra={**(extra or {}), "Secret values (and parts) scrubbed": str(len(scrubber))},
     )
     folder = write_report(evidence_dir, info, results, scrubber)
     print("", file=out)
