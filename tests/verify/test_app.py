@@ -105,3 +105,20 @@ def test_key_listing_is_parsed_from_the_shell_output(make_context):
     assert json.loads(attachments[0].content)[0]["key_id"] == "k1"
     with pytest.raises(CheckError, match="printed no result"):
         app.parse_key_listing("Traceback ...")
+
+
+def test_recorded_check_deploy_of_a_deployed_app_names_w021():
+    from .conftest import fixture_text
+
+    outcome = app.evaluate_check_deploy({"app": (1, fixture_text("check-deploy-hsts-preload-warning.txt"))})
+    assert outcome.status == FAIL
+    assert outcome.figures["app"]["issues"] == 1
+    assert "security.W021" in outcome.summary
+
+
+def test_recorded_audit_chain_run_passes():
+    from .conftest import fixture_text
+
+    outcome = app.evaluate_audit_chain({"app": (0, fixture_text("verify-audit-chain-ok.txt"))})
+    assert outcome.status == PASS
+    assert outcome.figures["app"]["entries_verified"] == 0

@@ -91,3 +91,9 @@ def test_recorded_lynis_report_of_a_container():
     ]
     assert parsed["suggestion_count"] > 10
     assert host.evaluate_lynis({"app": parsed}, 80).status == FAIL
+
+
+def test_recorded_sandboxed_app_unit_is_within_its_limit(limits):
+    exposure, predicate = host.parse_exposure(fixture_text("systemd-analyze-django-app.txt"))
+    assert (exposure, predicate) == (1.2, "OK")
+    assert exposure <= limits.units("nginx")["django-app.service"]
