@@ -10,6 +10,7 @@ up to the RELP window (1024, the most that can be unacknowledged at once).
 import os
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -28,6 +29,10 @@ def _host(pytestconfig, group):
     names = runner.get_hosts(group)
     assert names, f"no host in group {group} of {inventory}"
     if runner.get_variables(names[0]).get("ansible_connection") in {"podman", "containers.podman.podman"}:
+        # podman needs the project's settings on these machines (runc, low ulimits).
+        conf = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "molecule" / "containers.conf"
+        if conf.is_file():
+            os.environ.setdefault("CONTAINERS_CONF", str(conf.resolve()))
         return testinfra.get_host(f"podman://{names[0]}")
     return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
 
