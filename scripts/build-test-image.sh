@@ -21,7 +21,7 @@ echo "build-test-image: debootstrap bookworm (about a minute)"
 # Base packages, then the packages the roles install, so that each scenario's converge does not
 # download them again in every container (the roles still declare them; this only warms the cache).
 BASE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,sudo,iproute2,ca-certificates,procps
-WEB_TIER_PACKAGES=nginx,apache2,libapache2-mod-qos,certbot,python3-certbot-dns-route53,pebble,python3-cryptography,python3-cffi-backend,curl,openssl
+WEB_TIER_PACKAGES=nginx,apache2,libapache2-mod-security2,certbot,python3-certbot-dns-route53,pebble,python3-cryptography,python3-cffi-backend,curl,openssl
 # (debootstrap does not resolve virtual packages: python3-cffi-backend provides one cryptography needs.)
 debootstrap --variant=minbase --include="$BASE_PACKAGES,$WEB_TIER_PACKAGES" \
   bookworm "$rootfs" "$MIRROR" >/dev/null \

@@ -29,11 +29,41 @@ if IN_MOLECULE:
     NOT_IN_THIS_RUN.add("test_apache.py" if WEB_SERVER == "nginx" else "test_nginx.py")
 
 
+# Inventory groups of the full topology. A test module that names a group this scenario's inventory
+# does not have (e.g. db_hosts before the database container joins the scenario) cannot run here.
+TOPOLOGY_GROUPS = ("app_hosts", "acme_servers", "db_hosts", "log_collectors")
+
+
+def _scenario_groups() -> set[str]:
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        return set(TOPOLOGY_GROUPS)
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    runner = AnsibleRunner.get_runner(inventory)
+    return {group for group in TOPOLOGY_GROUPS if runner.get_hosts(group)}
+
+
 def pytest_collection_modifyitems(config, items):
-    deselected = [item for item in items if item.path.name in NOT_IN_THIS_RUN]
+    present = _scenario_groups() if IN_MOLECULE else set(TOPOLOGY_GROUPS)
+    reasons: dict[str, str] = {}
+    for item in items:
+        name = item.path.name
+        if name in NOT_IN_THIS_RUN:
+            reasons[name] = "not for this scenario"
+            continue
+        source = item.path.read_text()
+        missing = [g for g in TOPOLOGY_GROUPS if f'"{g}"' in source and g not in present]
+        if missing:
+            reasons[name] = "scenario has no host in " + ", ".join(missing)
+    deselected = [item for item in items if item.path.name in reasons]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item.path.name not in NOT_IN_THIS_RUN]
+        items[:] = [item for item in items if item.path.name not in reasons]
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        for name, why in sorted(reasons.items()):
+            if reporter:
+                reporter.write_line(f"deselected {name}: {why}")
 
 
 # Headers the web server owns on every HTTPS response, with the exact value it must send.

@@ -8,7 +8,7 @@ testinfra_hosts = ["ansible://app_hosts"]
 
 
 def test_apache_packages_installed(host):
-    for name in ("apache2", "libapache2-mod-qos"):
+    for name in ("apache2", "libapache2-mod-security2"):
         assert host.package(name).is_installed, name
 
 
@@ -40,7 +40,7 @@ def test_apache_required_modules_loaded(host):
         "proxy_module",
         "proxy_http_module",
         "reqtimeout_module",
-        "qos_module",
+        "security2_module",
     ):
         assert module in modules, module
     for module in ("status_module", "autoindex_module", "deflate_module", "mpm_prefork_module"):
