@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gevent.lock import Semaphore
 from locust import HttpUser, constant, events, task
 from locust.exception import StopUser
 
@@ -50,6 +51,12 @@ WRITTEN: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
 RUN_ID = time.strftime("%H%M%S")
 _sequence = itertools.count(1)
 
+
+# One login per role per run, shared by that role's users (like several tabs of one person): the web
+# server limits logins per client address (nginx: 10/min, burst 5), and every user here comes from
+# 127.0.0.1. Each entry holds the logged-in cookie jar and the CSRF token.
+_role_sessions: dict[str, dict[str, Any]] = {}
+_login_lock = Semaphore()
 
 _client_start: dict[str, float] = {}
 
@@ -105,7 +112,7 @@ class SiteUser(HttpUser):
     def on_start(self) -> None:
         self._configure_transport()
         self.rng = random.Random()  # noqa: S311 (test data, not secrets)
-        self._login()
+        self._adopt_role_session()
 
     def _configure_transport(self) -> None:
         site_name = _setting("LOADTEST_SITE_NAME")
@@ -121,6 +128,16 @@ class SiteUser(HttpUser):
             # What the web server adds to every proxied request.
             session.headers["X-Forwarded-Proto"] = "https"
             session.headers["X-Forwarded-For"] = "127.0.0.1"
+
+    def _adopt_role_session(self) -> None:
+        with _login_lock:
+            if self.role not in _role_sessions:
+                self._login()
+                _role_sessions[self.role] = {"cookies": self.client.cookies.copy(), "csrf": self.csrf_token}
+                return
+        shared = _role_sessions[self.role]
+        self.client.cookies.update(shared["cookies"])
+        self.csrf_token = shared["csrf"]
 
     def _login(self) -> None:
         creds = _credentials(self.role)
