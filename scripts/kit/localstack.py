@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from . import KitError
 from .local import (
     LOOPBACK,
@@ -195,9 +197,29 @@ def published_port(scenario: Scenario, container_port: int) -> int:
     )
 
 
+def _scenario(web: str) -> Scenario:
+    """WEB's molecule scenario, or the stack described by SOC2KIT_STACK_FILE (a file with a molecule-style
+    `platforms:` list: names, groups, published_ports), e.g. a stack brought up outside molecule."""
+    override = os.environ.get("SOC2KIT_STACK_FILE")
+    if not override:
+        return scenario_for(web)
+    path = Path(override)
+    try:
+        platforms = list((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("platforms") or [])
+    except (OSError, yaml.YAMLError) as error:
+        raise KitError(
+            f"SOC2KIT_STACK_FILE={override}: {error}", "point it at a file with a platforms: list"
+        ) from error
+    if not platforms:
+        raise KitError(
+            f"SOC2KIT_STACK_FILE={override} has no platforms", "list the containers under platforms:"
+        )
+    return Scenario(f"stack-{path.stem}", path.parent, platforms)
+
+
 def connect(web: str) -> LocalStack:
     """The running stack of WEB's scenario; KitError if it is not up, or the other web server's is."""
-    scenario = scenario_for(web)
+    scenario = _scenario(web)
     https_port = published_port(scenario, 443)
     app = scenario.container("app_hosts")
     result = subprocess.run(  # noqa: S603
