@@ -126,6 +126,11 @@ def playbook(name: str, **extra) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
+def put_text(host, path: str, text: str) -> None:
+    """Writes text to a file on the host (base64 on the command line: no quoting or templating issues)."""
+    host.run_test(f"echo {base64.b64encode(text.encode()).decode()} | base64 -d > {path}")
+
+
 def readyz(host) -> tuple[str, str]:
     result = host.run(
         f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {SITE_DOMAIN}' "
@@ -159,7 +164,7 @@ def moto(app_host):
         if app_host.run(f"curl -fsS -o /dev/null {MOTO_URL}/moto-api/").rc == 0:
             break
         time.sleep(0.5)
-    app_host.run_test(f"cat > /run/soc2kit-seed-secrets.py <<'EOF'\n{SEED_SECRETS}\nEOF")
+    put_text(app_host, "/run/soc2kit-seed-secrets.py", SEED_SECRETS)
     seeded = app_host.run(
         f"AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto {MOTO_VENV}/bin/python "
         f"/run/soc2kit-seed-secrets.py {MOTO_URL} {REGION} {' '.join(SECRET_NAMES)}"
@@ -210,10 +215,9 @@ def test_aws_mode_units_read_no_secrets_file(app_host, aws_deploy):
 def test_no_secret_value_on_disk_in_the_process_environment_or_the_ansible_output(app_host, aws_deploy):
     # Compared on the host (grep -F -f NEEDLES), so the values never reach this test or its output.
     pid = app_host.check_output("systemctl show -p MainPID --value django-app.service")
-    output = base64.b64encode(aws_deploy.stdout.encode()).decode()
-    app_host.run_test(f"echo {output} | base64 -d > /run/soc2kit-deploy-output.txt")
+    put_text(app_host, "/run/soc2kit-deploy-output.txt", aws_deploy.stdout)
     app_host.run_test(f"tr '\\0' '\\n' < /proc/{pid}/environ > /run/soc2kit-app-environ.txt")
-    app_host.run_test(f"cat > /run/soc2kit-needles.py <<'EOF'\n{WRITE_NEEDLES}\nEOF")
+    put_text(app_host, "/run/soc2kit-needles.py", WRITE_NEEDLES)
     try:
         app_host.run_test(
             f"umask 077; python3 /run/soc2kit-needles.py {' '.join(SECRET_NAMES)} > /run/soc2kit-needles"
