@@ -247,7 +247,8 @@ def test_broken_release_is_refused_and_the_old_one_keeps_serving(app_host, state
     pid_before = main_pid(app_host)
     source = source_copy(tmp_path, f"broken-{uuid.uuid4().hex}", broken_readyz=True)
     result = playbook("deploy-app.yml", django_app_source_dir=str(source))
-    print(result.stdout[-1500:])
+    refusal = result.stdout.find("failed its /readyz check")
+    print(result.stdout[max(refusal - 80, 0) : refusal + 400] if refusal >= 0 else result.stdout[-3000:])
     assert result.returncode != 0, "a release failing /readyz was deployed"
     assert "lifecycle_test_broken_release" in result.stdout, "the play did not show the app's own answer"
     assert "current is unchanged" in result.stdout
