@@ -108,7 +108,8 @@ def failing_renewal(host):
     dropin = "/run/systemd/system/certbot.service.d/zz-test-failing-renewal.conf"
     host.check_output(
         "mkdir -p /run/systemd/system/certbot.service.d && printf '%s\\n' '[Service]' 'ExecStart=' "
-        "'ExecStart=/usr/bin/certbot -q renew --force-renewal --server https://acme:14000/no-such-directory' "
+        "'ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew "
+        "--server https://acme:14000/no-such-directory' "
         f"> {dropin} "
         "&& systemctl daemon-reload"
     )
