@@ -23,6 +23,7 @@ from .stages import Pipeline, run
 
 # What the scenarios publish on the loopback interface (never on other addresses).
 SITE_NAME = "app.soc2kit.test"
+# Loopback ports of the default scenario; each scenario names its own in molecule.yml's provisioner env.
 HTTPS_PORT = 8443
 HTTP_PORT = 8080
 LOOPBACK = "127.0.0.1"
@@ -42,6 +43,15 @@ class Scenario:
     name: str
     directory: Path
     platforms: list[dict[str, Any]]
+    env: dict[str, str]
+
+    @property
+    def https_port(self) -> int:
+        return int(self.env.get("SOC2KIT_TEST_HTTPS_PORT", HTTPS_PORT))
+
+    @property
+    def http_port(self) -> int:
+        return int(self.env.get("SOC2KIT_TEST_HTTP_PORT", HTTP_PORT))
 
     def find(self, group: str) -> str | None:
         """The container of the first platform in the molecule group `group`, if any."""
@@ -70,7 +80,8 @@ def scenario_for(web: str) -> Scenario:
             "restore molecule/ from git",
         )
     data = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    return Scenario(name, directory, list(data.get("platforms") or []))
+    env = (data.get("provisioner") or {}).get("env") or {}
+    return Scenario(name, directory, list(data.get("platforms") or []), {k: str(v) for k, v in env.items()})
 
 
 def podman() -> str:
@@ -156,7 +167,11 @@ def verify(scenario: Scenario) -> None:
         env=molecule_env(),
     )
     smoke_test(
-        SITE_NAME, HTTPS_PORT, http_port=HTTP_PORT, cafile=str(site_ca_file(scenario)), connect_to=LOOPBACK
+        SITE_NAME,
+        scenario.https_port,
+        http_port=scenario.http_port,
+        cafile=str(site_ca_file(scenario)),
+        connect_to=LOOPBACK,
     )
 
 
@@ -201,7 +216,7 @@ def print_access(scenario: Scenario, password: str | None) -> None:
         else f"this scenario has no collector container; on the host: podman exec {app} journalctl -f"
     )
     ca = LOCAL_STATE_DIR / scenario.name / "site-ca.pem"
-    url = f"https://{SITE_NAME}:{HTTPS_PORT}/"
+    url = f"https://{SITE_NAME}:{scenario.https_port}/"
     login = (
         f"user {ADMIN_USER}, password {password}  (shown once; it is not stored anywhere)"
         if password
@@ -212,7 +227,7 @@ def print_access(scenario: Scenario, password: str | None) -> None:
         f"""
 The local stack is running (scenario {scenario.name}, containers keep running).
   URL:       {url}  (published on {LOOPBACK} only)
-             curl --resolve {SITE_NAME}:{HTTPS_PORT}:{LOOPBACK} --cacert {ca} {url}readyz
+             curl --resolve {SITE_NAME}:{scenario.https_port}:{LOOPBACK} --cacert {ca} {url}readyz
              or add "{LOOPBACK} {SITE_NAME}" to /etc/hosts and trust {ca} in the browser
   Log in:    {url}admin/  {login}
   Logs:      {logs}

@@ -214,7 +214,7 @@ def _scenario(web: str) -> Scenario:
         raise KitError(
             f"SOC2KIT_STACK_FILE={override} has no platforms", "list the containers under platforms:"
         )
-    return Scenario(f"stack-{path.stem}", path.parent, platforms)
+    return Scenario(f"stack-{path.stem}", path.parent, platforms, {})
 
 
 def connect(web: str) -> LocalStack:

@@ -31,8 +31,9 @@ def test_web_server_picks_the_scenario() -> None:
 
 
 def test_missing_group_is_named() -> None:
+    # The apache scenario proves the web tier alone: it has no database container.
     with pytest.raises(KitError, match="no platform in group db_hosts"):
-        local.scenario_for("nginx").container("db_hosts")
+        local.scenario_for("apache").container("db_hosts")
 
 
 def test_recap_changes_are_summed() -> None:
@@ -117,3 +118,8 @@ def test_rollback_local_runs_the_rollback_playbook(fakes: FakeBin, monkeypatch: 
     (call,) = fakes.calls()
     assert call.startswith("ansible-playbook -i ")
     assert call.endswith("ansible/rollback.yml -e django_app_rollback_to=20261129T160000Z")
+
+
+def test_each_scenario_uses_its_own_published_ports() -> None:
+    assert (local.scenario_for("nginx").https_port, local.scenario_for("nginx").http_port) == (8443, 8080)
+    assert (local.scenario_for("apache").https_port, local.scenario_for("apache").http_port) == (9443, 9080)
