@@ -96,7 +96,11 @@ def test_confirmed_destroy_of_prod_still_passes_preflight_first(tmp_path: Path, 
 )
 def test_make_targets_are_thin_calls(target: str, line: str) -> None:
     result = subprocess.run(
-        ["make", "-n", target, "ENV=staging"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", target, "ENV=staging"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip() == line
 
