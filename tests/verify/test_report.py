@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from kit.verify import report
 from kit.verify.result import FAIL, INFO, PASS, Attachment, CheckResult
 from kit.verify.secrets import Scrubber, SecretLeakError
 
-# Fake secrets in the shapes the hosts hold them (file mode's secrets.env).
-SECRET_KEY = "x9Kp2mQv7Zr4Lw8Nt1Bc6Hd3Fg5Js0Yu_fake-django-secret-key-for-tests-only"
-KEK = "q83vEjnPbD1u9sZ0mW4tYk2cXaR7LfGh+JoVnUe5TiA="
+# Throw-away secrets in the shapes the hosts hold them (file mode's secrets.env), generated per run.
+SECRET_KEY = secrets.token_urlsafe(50)
+KEK = base64.b64encode(secrets.token_bytes(32)).decode()
 KEKS = json.dumps({"active": "k1", "keys": {"k1": KEK}})
-BLIND = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5Zg=="
-DB_PASSWORD = "S3cr3t-DB-pa55w0rd!"
+BLIND = base64.b64encode(secrets.token_bytes(32)).decode()
+DB_PASSWORD = secrets.token_urlsafe(18)
 DATABASE_URL = f"postgres://app:{DB_PASSWORD}@db.soc2kit.test:5432/app?sslmode=verify-full"
 PRIVATE_KEY = (
-    "placeholder-removed-from-history"
+    ec.generate_private_key(ec.SECP256R1())
+    .private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    .decode()
+    .strip()
 )
+PRIVATE_KEY_BODY = PRIVATE_KEY.splitlines()[1]  # a line of the key material itself
 SECRETS = {
     "DJANGO_SECRET_KEY@app": SECRET_KEY,
     "FIELD_ENCRYPTION_LOCAL_KEKS@app": KEKS,
     "FIELD_ENCRYPTION_BLIND_INDEX_KEY@app": BLIND,
     "DATABASE_URL@app": DATABASE_URL,
 }
-RAW_VALUES = [SECRET_KEY, KEK, BLIND, DB_PASSWORD, DATABASE_URL, "placeholder-removed-from-history"]
+RAW_VALUES = [SECRET_KEY, KEK, BLIND, DB_PASSWORD, DATABASE_URL, PRIVATE_KEY_BODY]
 
 
 def _results() -> list[CheckResult]:
