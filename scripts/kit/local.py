@@ -199,6 +199,12 @@ def ensure_admin_user(scenario: Scenario, manage_command: str = MANAGE_COMMAND) 
     )
     if result.returncode == 3:
         return None
+    if result.returncode in (126, 127):  # podman exec: the command does not exist in the container
+        raise KitError(
+            f"the Django app is not deployed in container {app} ({manage_command} is missing): "
+            "ansible/site.yml does not run the django_app role yet, so no admin user can be created",
+            "the web tier, database and log collector are up; the app joins the stack with issue #5",
+        )
     if result.returncode != 0:
         raise KitError(
             f"cannot create the admin user in container {app}: {result.stderr.strip()[-500:]}",

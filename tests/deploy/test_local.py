@@ -83,6 +83,14 @@ def test_existing_admin_keeps_its_password(fakes: FakeBin, monkeypatch: pytest.M
     assert local.ensure_admin_user(local.scenario_for("nginx")) is None
 
 
+def test_missing_app_is_named_not_reported_as_a_password(
+    fakes: FakeBin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_PODMAN", "127")
+    with pytest.raises(KitError, match="Django app is not deployed in container app"):
+        local.ensure_admin_user(local.scenario_for("nginx"))
+
+
 def test_access_details_say_url_login_logs_and_teardown(capsys: pytest.CaptureFixture[str]) -> None:
     local.print_access(local.scenario_for("nginx"), "s3cret-shown-once")
     out = capsys.readouterr().out
