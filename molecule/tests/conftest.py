@@ -35,6 +35,24 @@ def _host_for_inventory_entry(config, inventory, host, **kwargs):
 
 
 ansible_runner.get_ansible_host = _host_for_inventory_entry
+# podman needs the project's settings on these machines (runc, low ulimits), also when a module of this
+# folder runs outside molecule (the fault tests run the collector-outage module against a local stack).
+os.environ.setdefault("CONTAINERS_CONF", str(Path(__file__).resolve().parent.parent / "containers.conf"))
+
+
+@pytest.fixture(scope="session")
+def group_host(pytestconfig):
+    """The first host of an inventory group: `group_host("db_hosts")` (podman hosts via `podman exec`)."""
+    inventory = pytestconfig.option.ansible_inventory
+    runner = ansible_runner.AnsibleRunner.get_runner(inventory)
+
+    def first(group: str):
+        names = runner.get_hosts(group)
+        assert names, f"no host in group {group} of {inventory}"
+        return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+
+    return first
+
 
 SITE_DOMAIN = "app.soc2kit.test"
 WEB_SERVER = os.environ.get("SOC2KIT_WEB_SERVER", "")

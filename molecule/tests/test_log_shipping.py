@@ -13,37 +13,20 @@ import uuid
 from pathlib import Path
 
 import pytest
-import testinfra
-from testinfra.utils.ansible_runner import AnsibleRunner
 
 REMOTE_DIR = "/var/log/remote"
 TLS_DIR = "/etc/rsyslog-tls"
 RELP_PORT = 2514
 
 
-def _host(pytestconfig, group):
-    """First host of an inventory group; podman containers are reached with `podman exec` (fast)."""
-    inventory = pytestconfig.option.ansible_inventory
-    runner = AnsibleRunner.get_runner(inventory)
-    names = runner.get_hosts(group)
-    assert names, f"no host in group {group} of {inventory}"
-    if runner.get_variables(names[0]).get("ansible_connection") in {"podman", "containers.podman.podman"}:
-        # podman needs the project's settings on these machines (runc, low ulimits).
-        conf = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "molecule" / "containers.conf"
-        if conf.is_file():
-            os.environ.setdefault("CONTAINERS_CONF", str(conf.resolve()))
-        return testinfra.get_host(f"podman://{names[0]}")
-    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+@pytest.fixture(scope="module")
+def app(group_host):
+    return group_host("app_hosts")
 
 
 @pytest.fixture(scope="module")
-def app(pytestconfig):
-    return _host(pytestconfig, "app_hosts")
-
-
-@pytest.fixture(scope="module")
-def collector(pytestconfig):
-    return _host(pytestconfig, "log_collectors")
+def collector(group_host):
+    return group_host("log_collectors")
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-import testinfra
-from testinfra.utils.ansible_runner import AnsibleRunner
 
 DATABASE = "soc2kit"
 SCHEMA = "soc2kit"
@@ -22,29 +20,14 @@ APPEND_ONLY_TABLE = "audit_auditevent"
 PRIVILEGES = "ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']"
 
 
-def _host(pytestconfig, group):
-    """First host of an inventory group; podman containers are reached with `podman exec` (fast)."""
-    inventory = pytestconfig.option.ansible_inventory
-    runner = AnsibleRunner.get_runner(inventory)
-    names = runner.get_hosts(group)
-    assert names, f"no host in group {group} of {inventory}"
-    if runner.get_variables(names[0]).get("ansible_connection") in {"podman", "containers.podman.podman"}:
-        # podman needs the project's settings on these machines (runc, low ulimits).
-        conf = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / "molecule" / "containers.conf"
-        if conf.is_file():
-            os.environ.setdefault("CONTAINERS_CONF", str(conf.resolve()))
-        return testinfra.get_host(f"podman://{names[0]}")
-    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+@pytest.fixture(scope="module")
+def db(group_host):
+    return group_host("db_hosts")
 
 
 @pytest.fixture(scope="module")
-def db(pytestconfig):
-    return _host(pytestconfig, "db_hosts")
-
-
-@pytest.fixture(scope="module")
-def app(pytestconfig):
-    return _host(pytestconfig, "app_hosts")
+def app(group_host):
+    return group_host("app_hosts")
 
 
 @pytest.fixture(scope="module")
