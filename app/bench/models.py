@@ -4,6 +4,7 @@ django-fernet-encrypted-fields, so the benchmark compares them on the same rows.
 from django.db import models
 from encrypted_fields import fields as fernet
 from soc2kit.encryption import fields as ours
+from soc2kit.encryption.query import EncryptedManager
 
 
 class PlainCustomer(models.Model):
@@ -31,6 +32,8 @@ class EncryptedCustomer(models.Model):
     notes = ours.EncryptedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EncryptedManager()
 
     def __str__(self) -> str:
         return f"EncryptedCustomer #{self.pk}"

@@ -9,6 +9,7 @@ from soc2kit.encryption.fields import (
     EncryptedEmailField,
     EncryptedTextField,
 )
+from soc2kit.encryption.query import EncryptedManager
 
 # Field names whose values are personal data; used for masking and to keep them out of audit/logs.
 SENSITIVE_FIELDS = ("full_name", "email", "national_id", "date_of_birth", "notes")
@@ -24,6 +25,8 @@ class Customer(models.Model):
     notes = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EncryptedManager()  # list reads decrypt a chunk of rows at a time
 
     class Meta:
         ordering = ("id",)

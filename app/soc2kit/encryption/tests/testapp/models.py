@@ -9,6 +9,7 @@ from soc2kit.encryption.fields import (
     EncryptedIntegerField,
     EncryptedTextField,
 )
+from soc2kit.encryption.query import EncryptedManager
 
 
 class Person(models.Model):
@@ -24,12 +25,14 @@ class Person(models.Model):
     credit_limit = EncryptedIntegerField(null=True, blank=True)
     is_vip = EncryptedBooleanField(null=True, blank=True)
 
+    objects = EncryptedManager()  # reads take the batch path; Note keeps Django's per-value converters
+
     def __str__(self) -> str:
         return f"Person {self.pk}"  # never the decrypted values
 
 
 class Note(models.Model):
-    """A second table, so rotation is proven across models."""
+    """A second table, so rotation is proven across models (default manager: per-value converters)."""
 
     body = EncryptedTextField()
     pinned_body = EncryptedTextField(null=True, binding="legacy_app.OldNote.body")

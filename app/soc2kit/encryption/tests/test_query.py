@@ -1,0 +1,133 @@
+"""The batch read path (EncryptedManager): the same values and the same errors as one call per value."""
+
+import base64
+import datetime
+
+import pytest
+from django.db import connection
+
+from soc2kit.customers.models import Customer
+from soc2kit.encryption import query
+from soc2kit.encryption.errors import DecryptionError, FieldMismatchError, UnknownKeyError
+from soc2kit.encryption.keyring import get_keyring
+from soc2kit.encryption.query import DecryptingQuery, EncryptedManager
+
+from .conftest import raw_column, write_raw
+from .testapp.models import Person
+
+pytestmark = pytest.mark.django_db
+
+ROWS = query.CHUNK_ROWS + 21  # more than one chunk, the last one partial
+FIELDS = ("full_name", "email", "national_id", "date_of_birth", "notes", "credit_limit", "is_vip")
+
+
+def _expected(i: int) -> dict:
+    return {
+        "full_name": f"Person {i} Zoë",
+        "email": f"p{i}@example.com" if i % 5 else "",
+        "national_id": f"{i:03d}-45-6789",
+        "date_of_birth": datetime.date(1950, 1, 1) + datetime.timedelta(days=i) if i % 3 else None,
+        "notes": "n" * (i % 40),
+        "credit_limit": None if i % 4 == 0 else i - 50,
+        "is_vip": (None, False, True)[i % 3],
+    }
+
+
+@pytest.fixture
+def people():
+    return [Person.objects.create(**_expected(i)) for i in range(ROWS)]
+
+
+def _values(person) -> dict:
+    return {name: getattr(person, name) for name in FIELDS}
+
+
+def test_models_with_encrypted_fields_read_through_the_batch_path():
+    assert isinstance(Customer._default_manager, EncryptedManager)
+    queryset = Customer.objects.filter(pk__gt=0).order_by("id")[:10]
+    assert isinstance(queryset.query, DecryptingQuery)  # clones keep the class
+
+
+def test_every_value_of_every_row_decrypts(people):
+    loaded = list(Person.objects.order_by("id"))
+    assert [_values(p) for p in loaded] == [_expected(i) for i in range(ROWS)]
+
+
+def test_values_and_values_list_decrypt_too(people):
+    rows = list(Person.objects.order_by("id").values_list(*FIELDS))
+    assert rows == [tuple(_expected(i).values()) for i in range(ROWS)]
+    assert list(Person.objects.order_by("id").values("notes", "is_vip")) == [
+        {"notes": _expected(i)["notes"], "is_vip": _expected(i)["is_vip"]} for i in range(ROWS)
+    ]
+    assert list(Person.objects.order_by("id").iterator(chunk_size=7)) == list(Person.objects.order_by("id"))
+
+
+def test_batch_equals_one_call_per_value(people):
+    field = Person._meta.get_field("date_of_birth")
+    convert = field.get_db_converters(connection)[0]
+    tokens = tuple(raw_column(Person, "date_of_birth", p.pk) for p in people)
+    assert None in tokens
+    assert (
+        convert.batch(tokens)
+        == [convert(t) for t in tokens]
+        == [_expected(i)["date_of_birth"] for i in range(ROWS)]
+    )
+    assert convert.batch((None, None)) == [None, None]
+
+
+def test_rows_under_two_data_keys_in_one_chunk_decrypt(people):
+    get_keyring().create_key()  # the next rows are encrypted under data key v2
+    newer = [Person.objects.create(**_expected(i)) for i in range(ROWS, ROWS + 5)]
+    headers = {raw_column(Person, "notes", p.pk).rsplit(":", 1)[0] for p in people + newer}
+    assert len(headers) == 2
+    loaded = list(Person.objects.order_by("id"))
+    assert [_values(p) for p in loaded] == [_expected(i) for i in range(ROWS + 5)]
+
+
+def _flip_last_byte(token: str) -> str:
+    header, body = token.rsplit(":", 1)
+    raw = bytearray(base64.b64decode(body))
+    raw[-1] ^= 0x01
+    return f"{header}:{base64.b64encode(bytes(raw)).decode()}"
+
+
+def test_one_tampered_value_among_many_raises_the_precise_error(people):
+    victim = people[query.CHUNK_ROWS + 3]
+    write_raw(Person, "notes", victim.pk, _flip_last_byte(raw_column(Person, "notes", victim.pk)))
+    with pytest.raises(DecryptionError, match=r"testapp\.Person\.notes .*failed authentication"):
+        list(Person.objects.all())
+
+
+def test_a_value_from_another_field_among_many_names_both_fields(people):
+    victim = people[5]
+    write_raw(Person, "full_name", victim.pk, raw_column(Person, "national_id", victim.pk))
+    with pytest.raises(
+        FieldMismatchError, match=r"Person\.full_name was encrypted for field .*Person\.national_id"
+    ):
+        list(Person.objects.values_list("full_name", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("replace", "error", "message"),
+    [
+        (lambda token: "plain text value", DecryptionError, "not a field-encryption ciphertext"),
+        (lambda token: "ef9" + token[3:], DecryptionError, "format 'ef9'"),
+        (lambda token: token[:20] + ":" + token[20:], DecryptionError, "not a field-encryption ciphertext"),
+        (lambda token: token[:-8], DecryptionError, "failed authentication"),
+        (lambda token: "", DecryptionError, "not a field-encryption ciphertext"),
+        (
+            lambda token: "ef1:1:deadbeef:" + token.rsplit(":", 1)[1],
+            UnknownKeyError,
+            r"names data key v1 \(deadbeef\)",
+        ),
+    ],
+    ids=["plaintext", "format", "colon-in-body", "truncated", "empty", "unknown-key"],
+)
+def test_malformed_values_among_many_raise_the_per_value_error(people, replace, error, message):
+    victim = people[-1]
+    write_raw(Person, "email", victim.pk, replace(raw_column(Person, "email", victim.pk)))
+    with pytest.raises(error, match=message):
+        list(Person.objects.all())
+    field = Person._meta.get_field("email")
+    with pytest.raises(error, match=message):
+        field.from_db_value(raw_column(Person, "email", victim.pk), None, connection)  # the per-value path
