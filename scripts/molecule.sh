@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every molecule scenario with the full sequence (destroy, syntax, create, prepare, converge,
+# Runs every molecule scenario with the full sequence (destroy, syntax, create, converge,
 # idempotence, verify, destroy), after the fast role-argument tests. Stops at the first failure with a
 # non-zero exit; the scenario's containers and network are removed even when a step fails.
 # SCENARIOS="default" limits the run; MOLECULE_ARGS are passed to `molecule test`.
