@@ -40,6 +40,16 @@ ansible_runner.get_ansible_host = _host_for_inventory_entry
 os.environ.setdefault("CONTAINERS_CONF", str(Path(__file__).resolve().parent.parent / "containers.conf"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "disruptive: changes the deployment or interrupts a service (deploys releases, switches the secrets "
+        "mode, stops the log collector, kills gunicorn). The molecule scenarios run these tests; checks of a "
+        "live deployment (`make verify`, the verify step of `make deploy`) leave them out with "
+        "-m 'not disruptive'.",
+    )
+
+
 @pytest.fixture(scope="session")
 def group_host(pytestconfig):
     """The first host of an inventory group: `group_host("db_hosts")` (podman hosts via `podman exec`)."""

@@ -181,6 +181,7 @@ def test_service_uses_the_system_service_call_filter(app_host):
     assert "SystemCallFilter=@system-service\n" in unit
 
 
+@pytest.mark.disruptive  # kills gunicorn: requests fail for the restart window
 def test_gunicorn_restarts_after_being_killed(app_host):
     before = app_host.check_output("systemctl show -p MainPID --value django-app.service")
     app_host.run_test(f"kill -KILL {before}")

@@ -13,6 +13,9 @@ import uuid
 
 import pytest
 
+# Changes the deployment or interrupts a service while it runs (see conftest.py).
+pytestmark = pytest.mark.disruptive
+
 OUTAGE_SECONDS = int(os.environ.get("SOC2KIT_LOG_OUTAGE_SECONDS", "60"))
 MESSAGES_PER_SECOND = 20
 RELP_WINDOW = 1024

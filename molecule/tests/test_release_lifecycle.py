@@ -24,6 +24,9 @@ from pathlib import Path
 
 import pytest
 
+# Changes the deployment or interrupts a service while it runs (see conftest.py).
+pytestmark = pytest.mark.disruptive
+
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = "/srv/django-app/releases"
 CURRENT = "/srv/django-app/current"

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# Changes the deployment or interrupts a service while it runs (see conftest.py).
+pytestmark = pytest.mark.disruptive
+
 ROOT = Path(__file__).resolve().parents[2]
 MOTO_VERSION = "5.2.5"  # as in requirements-dev.txt
 MOTO_VENV = "/opt/soc2kit-moto"

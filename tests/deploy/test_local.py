@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from kit import KitError, local
 from kit import __main__ as cli
@@ -31,9 +33,19 @@ def test_web_server_picks_the_scenario() -> None:
 
 
 def test_missing_group_is_named() -> None:
-    # The apache scenario proves the web tier alone: it has no database container.
+    web_tier_only = local.Scenario(
+        "web-only", Path("molecule/web-only"), [{"name": "app", "groups": ["app_hosts"]}], {}
+    )
     with pytest.raises(KitError, match="no platform in group db_hosts"):
-        local.scenario_for("apache").container("db_hosts")
+        web_tier_only.container("db_hosts")
+    assert web_tier_only.find("db_hosts") is None
+
+
+def test_both_scenarios_run_the_whole_site() -> None:
+    for web in ("nginx", "apache"):
+        scenario = local.scenario_for(web)
+        for group in ("app_hosts", "acme_servers", "db_hosts", "log_collectors"):
+            assert scenario.find(group), f"{scenario.name} has no {group} container"
 
 
 def test_recap_changes_are_summed() -> None:

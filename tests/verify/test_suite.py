@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
 from kit.verify import suite
+from kit.verify.hosts import Completed
 from kit.verify.result import ERROR, FAIL, PASS
 
 GREEN = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0"
@@ -50,3 +57,67 @@ def test_killed_run_says_so():
     assert outcome.status == ERROR
     assert "killed before it finished" in outcome.summary
     assert "Verifier tests failed" in outcome.summary
+
+
+# --- The live deployment is checked, never changed -----------------------------------------------
+MOLECULE_TESTS = Path(__file__).resolve().parents[2] / "molecule" / "tests"
+# Commands in a test that change the deployment or interrupt a service.
+DISRUPTIVE_COMMANDS = ("systemctl stop", "kill -", "ansible-playbook", "site.yml")
+
+
+def _is_marked_disruptive(node: ast.AST) -> bool:
+    return "pytest.mark.disruptive" in ast.unparse(node)
+
+
+def test_tests_that_stop_services_or_deploy_are_marked_disruptive():
+    unmarked = []
+    for module in sorted(MOLECULE_TESTS.glob("test_*.py")):
+        if module.name == "test_role_arguments.py":  # runs on throw-away hosts only, outside any stack
+            continue
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        module_marked = any(
+            isinstance(node, ast.Assign)
+            and any(getattr(target, "id", "") == "pytestmark" for target in node.targets)
+            and _is_marked_disruptive(node.value)
+            for node in tree.body
+        )
+        if module_marked:
+            continue
+        helpers = {node.name: ast.unparse(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+        for node in tree.body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            source = ast.unparse(node)
+            # The test's own body and the module helpers it calls.
+            called = [text for name, text in helpers.items() if name != node.name and f"{name}(" in source]
+            text = "\n".join([source, *called])
+            if any(command in text for command in DISRUPTIVE_COMMANDS) and not any(
+                _is_marked_disruptive(decorator) for decorator in node.decorator_list
+            ):
+                unmarked.append(f"{module.name}::{node.name}")
+    assert unmarked == [], f"mark these @pytest.mark.disruptive (they change a live stack): {unmarked}"
+
+
+def test_marker_check_sees_a_kill_in_an_unmarked_test(tmp_path, monkeypatch):
+    module = tmp_path / "test_sample.py"
+    module.write_text('def test_x(host):\n    host.run("kill -KILL 1")\n', encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "MOLECULE_TESTS", tmp_path)
+    with pytest.raises(AssertionError, match=r"test_sample.py::test_x"):
+        test_tests_that_stop_services_or_deploy_are_marked_disruptive()
+
+
+@pytest.mark.parametrize("env", ["local", "prod"])
+def test_verify_leaves_disruptive_tests_out(env, make_context, monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run_local(command, *, env=None, timeout=0, cwd=None):
+        calls.append((list(command), dict(env or {})))
+        return Completed("controller", 0, "", "")
+
+    monkeypatch.setattr(suite, "run_local", fake_run_local)
+    context = make_context(env=env, inventory=tmp_path)
+    suite.testinfra(context)
+    ((command, environ),) = calls
+    options = command if env != "local" else shlex.split(environ["PYTEST_ADDOPTS"])
+    position = options.index("-m")
+    assert options[position + 1] == "not disruptive"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from .. import MOLECULE_DIR, local
+from ..local import LIVE_CHECKS_ONLY
 from .context import Context
 from .hosts import run_local
 from .result import ERROR, FAIL, PASS, Attachment, Outcome
@@ -56,12 +58,14 @@ def evaluate_suite(xml_text: str, returncode: int, output: str = "") -> Outcome:
 
 def testinfra(ctx: Context) -> tuple[Outcome, list[Attachment]]:
     junit = ctx.scratch / "testinfra-junit.xml"
-    addopts = f"--junitxml={junit} -p no:cacheprovider"
+    # The live deployment is checked, never changed: tests marked disruptive (deploying releases, stopping
+    # the collector, killing gunicorn) run in the molecule scenarios only.
+    options = [f"--junitxml={junit}", "-p", "no:cacheprovider", *LIVE_CHECKS_ONLY]
     if ctx.is_local:
         scenario = local.scenario_for(ctx.web)
         done = run_local(
             ["molecule", "verify", "-s", scenario.name],
-            env={**local.molecule_env(), **NO_COLOUR, "PYTEST_ADDOPTS": addopts},
+            env={**local.molecule_env(), **NO_COLOUR, "PYTEST_ADDOPTS": shlex.join(options)},
             timeout=1800,
             cwd=MOLECULE_DIR.parent,
         )
@@ -72,7 +76,7 @@ def testinfra(ctx: Context) -> tuple[Outcome, list[Attachment]]:
                 str(MOLECULE_DIR / "tests"),
                 "--hosts=ansible://app_hosts",
                 f"--ansible-inventory={ctx.inventory}",
-                *addopts.split(),
+                *options,
             ],
             env={**ctx.environ, **NO_COLOUR},
             timeout=1800,
