@@ -103,8 +103,7 @@ class EncryptedDateField(EncryptedFieldMixin, models.DateField):
     def to_text(self, value: datetime.date) -> str:
         return value.isoformat()
 
-    def from_text(self, text: str) -> datetime.date:
-        return datetime.date.fromisoformat(text)
+    from_text = staticmethod(datetime.date.fromisoformat)  # a builtin: no Python call per value
 
 
 class EncryptedIntegerField(EncryptedFieldMixin, models.IntegerField):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 
 from django.db import models
 from django.db.models.sql import Query
@@ -45,12 +45,21 @@ def batched_apply_converters(apply_converters: Callable, rows: Iterable, convert
 
 
 def _convert_chunks(rows: Iterable, batched: list[tuple[int, Callable]]) -> Iterator[list]:
+    # Rows leave through C-level iterators (chain, map, zip): no Python frame per row.
+    return chain.from_iterable(map(partial(_convert_chunk, batched), _chunks(rows)))
+
+
+def _chunks(rows: Iterable) -> Iterator[list]:
     rows = iter(rows)
     while chunk := list(islice(rows, CHUNK_ROWS)):
-        columns = list(zip(*chunk, strict=True))
-        for position, batch in batched:
-            columns[position] = batch(columns[position])
-        yield from map(list, zip(*columns, strict=True))
+        yield chunk
+
+
+def _convert_chunk(batched: list[tuple[int, Callable]], chunk: list) -> Iterator[list]:
+    columns = list(zip(*chunk, strict=True))
+    for position, batch in batched:
+        columns[position] = batch(columns[position])
+    return map(list, zip(*columns, strict=True))
 
 
 class DecryptingQuery(Query):
