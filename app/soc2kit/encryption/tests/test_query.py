@@ -2,12 +2,13 @@
 
 import base64
 import datetime
+import sys
 
 import pytest
 from django.db import connection
 
 from soc2kit.customers.models import Customer
-from soc2kit.encryption import query
+from soc2kit.encryption import keyring, query
 from soc2kit.encryption.errors import DecryptionError, FieldMismatchError, UnknownKeyError
 from soc2kit.encryption.keyring import get_keyring
 from soc2kit.encryption.query import DecryptingQuery, EncryptedManager
@@ -73,6 +74,37 @@ def test_batch_equals_one_call_per_value(people):
         == [_expected(i)["date_of_birth"] for i in range(ROWS)]
     )
     assert convert.batch((None, None)) == [None, None]
+
+
+def _python_calls(func):
+    """Run func(); return its result and the names of the keyring's Python functions it entered."""
+    names = []
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename == keyring.__file__:
+            names.append(frame.f_code.co_name)
+
+    sys.setprofile(profiler)
+    try:
+        result = func()
+    finally:
+        sys.setprofile(None)
+    return result, names
+
+
+def test_a_column_under_one_key_takes_no_python_call_per_value(people):
+    convert = Person._meta.get_field("notes").get_db_converters(connection)[0]
+    tokens = tuple(raw_column(Person, "notes", p.pk) for p in people)
+    convert.batch(tokens[:1])  # the first value resolves the header to its data key
+    values, names = _python_calls(lambda: convert.batch(tokens))
+    assert values == [_expected(i)["notes"] for i in range(ROWS)]
+    assert names == ["batch"]
+
+    loaded, names = _python_calls(
+        lambda: list(Person.objects.order_by("id").values_list("notes", "full_name"))
+    )
+    assert [row[0] for row in loaded] == values
+    assert "convert" not in names  # the query went through the batch path, not one call per value
 
 
 def test_rows_under_two_data_keys_in_one_chunk_decrypt(people):
