@@ -123,3 +123,10 @@ def test_roles_exist_after_migrate_and_setup_roles_is_idempotent():
         "customer_reader_full": ["view_customer", "view_customer_full"],
         "customer_editor": ["add_customer", "change_customer", "delete_customer", "view_customer"],
     }
+
+
+def test_site_root_redirects_to_the_login_page(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert client.get(response["Location"]).status_code == 200
