@@ -108,9 +108,9 @@ def test_acme_challenge_served_over_http_not_redirected(site, app_host):
     assert body.decode().strip() == f"{token}-content"
 
 
-# Response kinds: the app's redirect from the root, its JSON, the app's own error page, a static file from the release's
-# collectstatic (served by the web server itself), a missing static file (the web server's error page),
-# the app's login page.
+# Response kinds: the app's redirect from the root, its JSON, its own error page, a static file from
+# the release's collectstatic (served by the web server itself), a missing static file (the web
+# server's error page), the app's login page.
 STATIC_FILE = "/static/admin/css/base.css"
 RESPONSE_PATHS = ["/", "/healthz", "/missing/page/", STATIC_FILE, "/static/absent.css", "/accounts/login/"]
 
