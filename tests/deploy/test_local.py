@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from kit import KitError, local
 from kit import __main__ as cli
 
@@ -132,12 +133,29 @@ def test_destroy_local_removes_every_scenario(fakes: FakeBin) -> None:
     assert fakes.calls() == ["molecule destroy -s default", "molecule destroy -s apache"]
 
 
-def test_rollback_local_runs_the_rollback_playbook(fakes: FakeBin, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rollback_local_runs_the_rollback_playbook(
+    fakes: FakeBin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(local, "LOCAL_STATE_DIR", tmp_path)
     monkeypatch.setenv("RELEASE", "20261129T160000Z")
     assert cli.main(["rollback", "local"]) == 0
     (call,) = fakes.calls()
     assert call.startswith("ansible-playbook -i ")
     assert call.endswith("ansible/rollback.yml -e django_app_rollback_to=20261129T160000Z")
+
+
+@pytest.mark.parametrize(("web", "app_container"), [("nginx", "app"), ("apache", "apache-app")])
+def test_rollback_local_targets_the_scenarios_own_containers(
+    web: str, app_container: str, fakes: FakeBin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(local, "LOCAL_STATE_DIR", tmp_path)
+    monkeypatch.delenv("RELEASE", raising=False)
+    assert cli.main(["rollback", "local", web]) == 0
+    (call,) = fakes.calls()
+    inventory = Path(call.split()[2])
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text(encoding="utf-8"))
+    assert list(hosts["all"]["children"]["app_hosts"]["hosts"]) == [app_container]
+    assert (inventory / "group_vars" / "app_hosts.yml").is_file()
 
 
 def test_each_scenario_uses_its_own_published_ports() -> None:
