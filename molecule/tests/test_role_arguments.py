@@ -22,6 +22,8 @@ GOOD_VARS = {
     "certbot_contact_email": "ops@example.com",
     "certbot_acme_directory_url": "https://acme.example.com/dir",
     "acme_server_dns_default_ipv4": "192.0.2.10",
+    # File mode needs the database URL; without credentials here (they would come from Ansible Vault).
+    "django_app_database_url": "postgres://db.example.com:5432/soc2kit?sslmode=verify-full",
 }
 
 
@@ -94,6 +96,10 @@ def test_good_variables_pass_preflight_with_apache(inventory):
         ),
         ({"certbot_acme_directory_url": "http://acme.example.com/dir"}, "certbot_acme_directory_url"),
         ({"web_server": "lighttpd"}, "web_server"),
+        ({"django_app_keep_releases": 0}, "django_app_keep_releases"),
+        ({"django_app_secrets_mode": "vault"}, "django_app_secrets_mode"),
+        ({"django_app_database_url": ""}, "DATABASE_URL"),
+        ({"django_app_gunicorn_timeout": "soon"}, "django_app_gunicorn_timeout"),
     ],
 )
 def test_bad_variable_rejected_in_preflight_with_its_name(inventory, overrides, named):
