@@ -36,6 +36,7 @@ PULUMI_DIR = Path(__file__).resolve().parent.parent.parent / "pulumi"
 # What `pulumi stack output --show-secrets=false` prints in place of a secret output.
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a marker, not a password)
 
+_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -192,6 +193,8 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         )
     check = _Checker(outputs)
     region = check.text("region", _REGION, "an AWS region such as eu-west-1")
+    # The field-encryption key's policy requires kms:EncryptionContext:app == app_name.
+    app_name = check.text("app_name", _APP_NAME, "the stack's app_name (2-31 of a-z, 0-9, '-')")
 
     ids = check._get("app_host_ids", True)
     if ids is not None and (not isinstance(ids, list) or not ids):
@@ -297,6 +300,7 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         "soc2kit_stack": stack,
         "soc2kit_connection": mode,
         "soc2kit_aws_region": region,
+        "soc2kit_app_name": app_name,
         "soc2kit_db_endpoint": db_endpoint,
         "soc2kit_db_port": db_port,
         "soc2kit_db_name": db_name,

@@ -70,6 +70,7 @@ def test_group_vars_carry_database_secrets_keys_logs_and_region(inventory_script
         "vars"
     ]
     assert group["soc2kit_aws_region"] == "eu-west-1"
+    assert group["soc2kit_app_name"] == "soc2kit"
     assert group["soc2kit_db_endpoint"] == "soc2kit-prod-db.c1a2b3c4d5e6.eu-west-1.rds.amazonaws.com"
     assert group["soc2kit_db_port"] == 5432
     assert group["soc2kit_db_name"] == "app"
@@ -190,6 +191,7 @@ def test_wrong_shapes_are_named(inventory_script: ModuleType) -> None:
     data["db_port"] = 70000
     data["kms_key_arns"]["logs"] = "arn:aws:kms:eu-west-1:123456789012:alias/soc2kit-prod-logs"
     del data["acme_route53_zone_id"]
+    data["app_name"] = "Soc2 Kit"
     with pytest.raises(inventory_script.InventoryError) as raised:
         inventory_script.build_inventory(data, "prod")
     message = str(raised.value)
@@ -199,6 +201,7 @@ def test_wrong_shapes_are_named(inventory_script: ModuleType) -> None:
         "db_port",
         "kms_key_arns.logs",
         "acme_route53_zone_id",
+        "app_name",
     ):
         assert f"stack output '{key}'" in message
 
@@ -243,7 +246,8 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
     wanted = (
         "{{ {'challenge': certbot_challenge, 'arns': django_app_secret_arns, 'url': django_app_database_url, "
         "'mode': django_app_secrets_mode, 'logs': log_shipping_cloudwatch_log_groups, "
-        "'kek': django_app_kek_backend, 'kms': django_app_kms_key_id, 'domain': site_domain} | to_json }}"
+        "'kek': django_app_kek_backend, 'kms': django_app_kms_key_id, 'domain': site_domain, "
+        "'context': django_app_kms_encryption_context_app} | to_json }}"
     )
     env = {**os.environ, **ansible_env(env_name), "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / fixture)}
     result = subprocess.run(
@@ -277,4 +281,5 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
     assert rendered["url"] == f"postgres://{data['db_endpoint']}:5432/app?sslmode=verify-full"
     assert rendered["kek"] == "kms"
     assert rendered["kms"] == data["kms_key_arns"]["field_encryption"]
+    assert rendered["context"] == data["app_name"]
     assert rendered["logs"] == data["log_group_names"]

@@ -150,7 +150,8 @@ FIELD_ENCRYPTION = {
     "KEK_BACKEND": env("FIELD_ENCRYPTION_KEK_BACKEND", default="local"),
     "LOCAL_KEKS": SECRETS.get("FIELD_ENCRYPTION_LOCAL_KEKS") or "",
     "KMS_KEY_ID": env("FIELD_ENCRYPTION_KMS_KEY_ID", default=""),
-    "KMS_ENCRYPTION_CONTEXT": {"app": "soc2kit"},
+    # Bound into every KMS call; the key policy only allows this value (Pulumi's app_name).
+    "KMS_ENCRYPTION_CONTEXT": {"app": env("FIELD_ENCRYPTION_KMS_CONTEXT_APP", default="soc2kit")},
     "BLIND_INDEX_KEY": SECRETS.get("FIELD_ENCRYPTION_BLIND_INDEX_KEY") or "",
 }
 

@@ -225,3 +225,13 @@ def test_production_kms_backend_needs_a_key_id(tmp_path, monkeypatch):
     environment["FIELD_ENCRYPTION_KMS_KEY_ID"] = "alias/soc2kit-fields"
     production = load_production_settings(monkeypatch, environment)
     assert production.FIELD_ENCRYPTION["KMS_KEY_ID"] == "alias/soc2kit-fields"
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, "soc2kit"), ("acme-payroll", "acme-payroll")])
+def test_kms_encryption_context_comes_from_the_environment(tmp_path, monkeypatch, configured, expected):
+    # The stack's key policy allows wrap/unwrap only with {"app": <its app_name>}; the deploy passes it.
+    environment = production_environment(tmp_path)
+    if configured:
+        environment["FIELD_ENCRYPTION_KMS_CONTEXT_APP"] = configured
+    production = load_production_settings(monkeypatch, environment)
+    assert production.FIELD_ENCRYPTION["KMS_ENCRYPTION_CONTEXT"] == {"app": expected}
