@@ -1,7 +1,7 @@
 """django_app_secrets_mode=aws against a moto server standing in for AWS (the real boto3 path runs).
 
-Set-up, all on the app host: moto[server] from PyPI in its own venv (pip trusts the proxy CAs
-through the ca_trust role's /etc/pip.conf), started on 127.0.0.1:5000; a KMS key and the app's
+Set-up, all on the app host: moto's server on 127.0.0.1:5000 (moto_host.py, shared with the
+other AWS-mode tests); a KMS key and the app's
 secrets created in it, with the values the host already has in file mode (so the data encrypted
 so far stays readable). The secret values never pass through this test or the controller: only
 the ARNs do. Then ansible/deploy-app.yml switches the host to aws mode, the app must be ready with
@@ -10,25 +10,20 @@ no secret on disk or in its environment, and the host is switched back to file m
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import moto_host
 import pytest
+from moto_host import MOTO_URL, REGION, put_text
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
 pytestmark = pytest.mark.disruptive
 
 ROOT = Path(__file__).resolve().parents[2]
-MOTO_VERSION = "5.2.5"  # as in requirements-dev.txt
-MOTO_VENV = "/opt/soc2kit-moto"
-MOTO_UNIT = "soc2kit-moto"
-MOTO_URL = "http://127.0.0.1:5000"
-REGION = "us-east-1"
 SOCKET = "/run/django-app/gunicorn.sock"
 SITE_DOMAIN = "app.soc2kit.test"
 SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_LOCAL_KEKS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY")
@@ -125,11 +120,6 @@ def playbook(name: str, **extra) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
-def put_text(host, path: str, text: str) -> None:
-    """Writes text to a file on the host (base64 on the command line: no quoting or templating issues)."""
-    host.run_test(f"echo {base64.b64encode(text.encode()).decode()} | base64 -d > {path}")
-
-
 def readyz(host) -> tuple[str, str]:
     result = host.run(
         f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {SITE_DOMAIN}' "
@@ -149,28 +139,11 @@ def moto(app_host):
         != "env"
     ):
         pytest.fail("the scenario must converge in file mode (django_app_secrets_mode: file) for this test")
-    app_host.run_test(
-        f"test -x {MOTO_VENV}/bin/moto_server || "
-        f"(python3 -m venv --without-pip {MOTO_VENV} && "
-        f"python3 -m pip --python {MOTO_VENV}/bin/python install --no-input -q "
-        f"'moto[server]=={MOTO_VERSION}')"
-    )
-    app_host.run(f"systemctl stop {MOTO_UNIT}")
-    app_host.run_test(
-        f"systemd-run --unit={MOTO_UNIT} --collect {MOTO_VENV}/bin/moto_server -H 127.0.0.1 -p 5000"
-    )
-    for _ in range(60):
-        if app_host.run(f"curl -fsS -o /dev/null {MOTO_URL}/moto-api/").rc == 0:
-            break
-        time.sleep(0.5)
-    put_text(app_host, "/run/soc2kit-seed-secrets.py", SEED_SECRETS)
-    seeded = app_host.run(
-        f"AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto {MOTO_VENV}/bin/python "
-        f"/run/soc2kit-seed-secrets.py {MOTO_URL} {REGION} {' '.join(SECRET_NAMES)}"
-    )
+    moto_host.start(app_host)
+    seeded = moto_host.run_python(app_host, SEED_SECRETS, MOTO_URL, REGION, *SECRET_NAMES)
     assert seeded.rc == 0, seeded.stderr[-2000:]
     yield json.loads(seeded.stdout)
-    app_host.run(f"systemctl stop {MOTO_UNIT}; rm -f /run/soc2kit-seed-secrets.py")
+    moto_host.stop(app_host)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +157,7 @@ def aws_deploy(app_host, moto):
         django_app_secret_arns=moto["arns"],
         django_app_database_url=moto["database_url"],
         # moto accepts any credentials; on EC2 the instance role provides real ones.
-        django_app_extra_env={"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto"},
+        django_app_extra_env=moto_host.DUMMY_CREDENTIALS,
     )
     yield result
     back = playbook("deploy-app.yml")
