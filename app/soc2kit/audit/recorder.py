@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,6 +13,10 @@ from soc2kit.accounts.client_ip import get_client_ip
 
 from . import chain
 from .models import AuditEvent
+
+# A copy of every entry goes to the logs, so the trail also leaves the host (log collector, or the
+# stack's CloudWatch audit group) where nobody on the host can rewrite it.
+logger = logging.getLogger("soc2kit.audit")
 
 
 def record(
@@ -47,7 +52,29 @@ def record(
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:256],
         request_path=(request.path if request is not None else "")[:256],
     )
-    return chain.append(event)
+    event = chain.append(event)
+    logger.info(
+        "audit %s %s",
+        event.action,
+        event.outcome,
+        extra={
+            "audit": {
+                "id": event.pk,
+                "timestamp": event.timestamp.isoformat(),
+                "actor": event.actor_username,
+                "action": event.action,
+                "outcome": event.outcome,
+                "object_type": event.object_type,
+                "object_id": event.object_id,
+                "changed_fields": event.changed_fields,
+                "details": event.details,
+                "client_ip": event.client_ip,
+                "path": event.request_path,
+                "mac": event.mac,
+            }
+        },
+    )
+    return event
 
 
 def record_denial(

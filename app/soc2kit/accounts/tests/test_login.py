@@ -130,3 +130,19 @@ def test_site_root_redirects_to_the_login_page(client):
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/"
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_failed_login_is_also_logged_for_shipping_off_the_host(make_user, caplog):
+    make_user("alice")
+    with caplog.at_level("INFO", logger="soc2kit.audit"):
+        assert bad_login(ApiClient()).status_code == 401
+    (record,) = [r for r in caplog.records if r.name == "soc2kit.audit"]
+    entry = AuditEvent.objects.get(action="login_failed")
+    assert record.audit["id"] == entry.id
+    assert (record.audit["actor"], record.audit["action"], record.audit["outcome"]) == (
+        "alice",
+        "login_failed",
+        "failure",
+    )
+    assert record.audit["mac"] == entry.mac
+    assert "wrong-password-123" not in record.getMessage() + repr(record.audit)
