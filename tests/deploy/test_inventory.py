@@ -78,7 +78,9 @@ def test_group_vars_carry_database_secrets_keys_logs_and_region(inventory_script
         "django_secret_key",
         "field_encryption_blind_index_key",
         "db_app_credentials",
+        "db_owner_credentials",
     }
+    assert group["soc2kit_db_owner_username"] == "app_owner"
     assert group["soc2kit_secret_arns"]["django_secret_key"].startswith(
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
     )
@@ -247,7 +249,8 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
         "{{ {'challenge': certbot_challenge, 'arns': django_app_secret_arns, 'url': django_app_database_url, "
         "'mode': django_app_secrets_mode, 'logs': log_shipping_cloudwatch_log_groups, "
         "'kek': django_app_kek_backend, 'kms': django_app_kms_key_id, 'domain': site_domain, "
-        "'context': django_app_kms_encryption_context_app} | to_json }}"
+        "'context': django_app_kms_encryption_context_app, 'ships': site_ships_logs | bool, "
+        "'transport': log_shipping_transport} | to_json }}"
     )
     env = {**os.environ, **ansible_env(env_name), "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / fixture)}
     result = subprocess.run(
@@ -256,6 +259,9 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
             "app_hosts[0]",
             "-i",
             str(ROOT / "ansible" / "inventories" / env_name),
+            # The playbooks' own group_vars (ansible/group_vars), as ansible-playbook site.yml sees them.
+            "--playbook-dir",
+            str(ROOT / "ansible"),
             "-m",
             "ansible.builtin.debug",
             "-a",
@@ -282,4 +288,6 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
     assert rendered["kek"] == "kms"
     assert rendered["kms"] == data["kms_key_arns"]["field_encryption"]
     assert rendered["context"] == data["app_name"]
+    # No collector on AWS: site.yml still applies log_shipping, with the CloudWatch transport.
+    assert (rendered["ships"], rendered["transport"]) == (True, "cloudwatch")
     assert rendered["logs"] == data["log_group_names"]

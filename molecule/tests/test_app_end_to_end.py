@@ -1,0 +1,161 @@
+"""The real app through the web server, end to end (both scenarios): HTTPS login with CSRF, a customer
+record written and read back through the proxy, its sensitive values stored as ciphertext (raw SELECT
+on the database host), and a failed login in the audit log that arrives on the log collector.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import time
+import uuid
+from http.cookies import SimpleCookie
+
+import pytest
+from conftest import SITE_DOMAIN
+
+# Creates a user and a customer record: molecule runs it, checks of a live stack do not.
+pytestmark = pytest.mark.disruptive
+
+MANAGE = "/usr/local/sbin/django-app-manage"
+REMOTE_LOG_DIR = "/var/log/remote"
+# Ciphertext as the app stores it (app/soc2kit/encryption/README.md, "Ciphertext format").
+CIPHERTEXT_PREFIX = "ef1:"
+
+# Run by `manage.py shell -c`; the password arrives on stdin (no command line, no environment).
+CREATE_USER = """
+import sys
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+username, password = sys.stdin.read().split()
+user = get_user_model().objects.create_user(username, password=password)
+user.groups.set(Group.objects.filter(name__in=["customer_editor", "customer_reader_full"]))
+print(user.groups.count())
+"""
+
+
+class Session:
+    """An HTTPS client of the site on loopback with a cookie jar, the CSRF header and the site's Referer."""
+
+    def __init__(self, site) -> None:
+        self.site = site
+        self.cookies: dict[str, str] = {}
+        self.csrf = ""
+
+    def request(self, method: str, path: str, payload: dict | None = None):
+        headers = {"Referer": f"https://{SITE_DOMAIN}/", "Accept": "application/json"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        if self.csrf:
+            headers["X-CSRFToken"] = self.csrf
+        response, data = self.site.https(method, path, body=body, headers=headers)
+        for header in response.msg.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response, (json.loads(data) if data and data.lstrip().startswith((b"{", b"[")) else data)
+
+    def login(self, username: str, password: str):
+        response, body = self.request("GET", "/api/auth/csrf/")
+        assert response.status == 200, body
+        self.csrf = body["csrfToken"]
+        response, body = self.request(
+            "POST", "/api/auth/login/", {"username": username, "password": password}
+        )
+        if response.status == 200:
+            self.csrf = body["csrfToken"]  # rotated on login
+        return response, body
+
+
+@pytest.fixture(scope="module")
+def editor(app_host) -> tuple[str, str]:
+    username, password = f"e2e-{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
+    result = app_host.run(
+        f"printf '%s %s' {username} {shlex.quote(password)} | {MANAGE} shell -c {shlex.quote(CREATE_USER)}"
+    )
+    assert result.rc == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "2", "the user did not get both role groups"
+    return username, password
+
+
+@pytest.fixture(scope="module")
+def written() -> dict[str, str]:
+    token = uuid.uuid4().hex[:12]
+    return {
+        "full_name": f"End To End {token}",
+        "email": f"e2e-{token}@example.com",
+        "national_id": f"E2E-{token[:8].upper()}",
+        "date_of_birth": "1984-02-29",
+        "notes": f"sensitive note {token}",
+    }
+
+
+@pytest.fixture(scope="module")
+def created(site, editor, written) -> dict:
+    session = Session(site)
+    response, body = session.login(*editor)
+    assert response.status == 200, body
+    response, body = session.request("POST", "/api/customers/", written)
+    assert response.status == 201, body
+    return {"session": session, "record": body}
+
+
+def test_readyz_through_the_proxy(site):
+    response, body = site.https("GET", "/readyz")
+    assert response.status == 200, body
+    assert json.loads(body)["status"] == "ok"
+
+
+def test_login_create_and_read_back_through_the_proxy(created, written):
+    session, record = created["session"], created["record"]
+    for name, value in written.items():
+        assert record[name] == value, name
+    response, body = session.request("GET", f"/api/customers/{record['id']}/")
+    assert response.status == 200
+    assert {name: body[name] for name in written} == written
+
+
+def test_search_by_encrypted_email_through_the_proxy(created, written):
+    response, body = created["session"].request("GET", f"/api/customers/?email={written['email'].upper()}")
+    assert response.status == 200
+    results = body["results"] if isinstance(body, dict) else body
+    assert [item["id"] for item in results] == [created["record"]["id"]]
+
+
+def test_raw_select_on_the_database_shows_ciphertext(group_host, created, written):
+    db = group_host("db_hosts")
+    table = db.check_output(
+        "runuser -u postgres -- psql -d soc2kit -Atc "
+        "\"SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_name = 'customers_customer'\""
+    )
+    assert table, "customers_customer table not found"
+    row = db.check_output(
+        "runuser -u postgres -- psql -d soc2kit -At -F '|' -c "
+        f'"SELECT full_name, email, national_id, date_of_birth, notes FROM {table} '
+        f'WHERE id = {int(created["record"]["id"])}"'
+    )
+    stored = row.split("|")
+    assert len(stored) == 5, row
+    for value in stored:
+        assert value.startswith(CIPHERTEXT_PREFIX), value[:40]
+    for plaintext in written.values():
+        assert plaintext not in row
+
+
+def test_failed_login_reaches_the_collector_audit_log(site, app_host, group_host):
+    username = f"nobody-{uuid.uuid4().hex[:10]}"
+    response, _ = Session(site).login(username, secrets.token_urlsafe(16))
+    assert response.status == 401
+    collector = group_host("log_collectors")
+    folder = f"{REMOTE_LOG_DIR}/{app_host.check_output('hostname --fqdn')}"
+    deadline, lines = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not lines:
+        lines = collector.run(f"grep -rhF -- {username} {folder}").stdout.splitlines()
+        time.sleep(1)
+    assert lines, f"no log line naming {username} under {folder} on the collector"
+    assert any('"action": "login_failed"' in line for line in lines), lines
