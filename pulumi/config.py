@@ -75,6 +75,7 @@ COMMON_DEFAULTS: dict[str, str] = {
     "db_name": "app",
     "db_admin_username": "dbadmin",
     "db_app_username": "app",
+    "db_owner_username": "app_owner",
     "db_allocated_storage_gb": "20",
     "db_max_allocated_storage_gb": "100",
     "db_monitoring_interval": "60",
@@ -130,6 +131,7 @@ class StackConfig:
     db_name: str
     db_admin_username: str
     db_app_username: str
+    db_owner_username: str
     db_allocated_storage_gb: int
     db_max_allocated_storage_gb: int
     db_backup_retention_days: int
@@ -365,6 +367,20 @@ def parse_config(
             app_user,
             "any lower-case identifier except " + ", ".join(sorted(RESERVED_DB_USERNAMES)),
         )
+    owner_user = reader.text("db_owner_username", _PG_IDENT_RE, "a lower-case PostgreSQL identifier")
+    if owner_user and owner_user in (admin_user, app_user):
+        reader.fail(
+            "db_owner_username",
+            owner_user,
+            "a name different from db_admin_username and db_app_username (the schema owner runs "
+            "migrations only; the app must not own its tables)",
+        )
+    if owner_user in RESERVED_DB_USERNAMES:
+        reader.fail(
+            "db_owner_username",
+            owner_user,
+            "any lower-case identifier except " + ", ".join(sorted(RESERVED_DB_USERNAMES)),
+        )
     db_name = reader.text("db_name", _PG_IDENT_RE, "a lower-case PostgreSQL identifier other than postgres")
     if db_name in ("postgres", "template0", "template1", "rdsadmin"):
         reader.fail(
@@ -401,6 +417,7 @@ def parse_config(
         db_name=db_name,
         db_admin_username=admin_user,
         db_app_username=app_user,
+        db_owner_username=owner_user,
         db_allocated_storage_gb=allocated,
         db_max_allocated_storage_gb=max_allocated,
         db_backup_retention_days=reader.integer("db_backup_retention_days", 7, 35),

@@ -28,7 +28,12 @@ from typing import Any
 
 STACKS = ("dev", "staging", "prod")
 GROUP = "app_hosts"
-REQUIRED_SECRETS = ("django_secret_key", "field_encryption_blind_index_key", "db_app_credentials")
+REQUIRED_SECRETS = (
+    "django_secret_key",
+    "field_encryption_blind_index_key",
+    "db_app_credentials",
+    "db_owner_credentials",
+)
 REQUIRED_LOG_GROUPS = ("app", "web", "audit", "system")
 # The Debian cloud images' login user (SSH mode); SSM sessions run as ssm-user and need none.
 SSH_USER = "admin"
@@ -234,6 +239,7 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
     db_port = check.port("db_port")
     db_name = check.text("db_name", _PG_IDENT, "a PostgreSQL database name")
     db_app_username = check.text("db_app_username", _PG_IDENT, "a PostgreSQL role name", required=False)
+    db_owner_username = check.text("db_owner_username", _PG_IDENT, "a PostgreSQL role name", required=False)
     db_admin_secret_arn = check.text(
         "db_admin_secret_arn", _SECRET_ARN, "a Secrets Manager secret ARN", required=False
     )
@@ -305,6 +311,7 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         "soc2kit_db_port": db_port,
         "soc2kit_db_name": db_name,
         "soc2kit_db_app_username": db_app_username,
+        "soc2kit_db_owner_username": db_owner_username,
         "soc2kit_db_admin_secret_arn": db_admin_secret_arn,
         "soc2kit_secret_arns": secret_arns,
         "soc2kit_kms_key_arns": kms_key_arns,

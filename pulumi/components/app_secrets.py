@@ -16,15 +16,29 @@ import pulumi
 from components.aws_context import AwsContext
 
 # The inventory maps them to the app's names (ansible/inventories/aws_shared/app_hosts.yml):
-# DJANGO_SECRET_KEY, FIELD_ENCRYPTION_BLIND_INDEX_KEY, DATABASE_CREDENTIALS.
-SECRET_NAMES = ("django_secret_key", "field_encryption_blind_index_key", "db_app_credentials")
+# DJANGO_SECRET_KEY, FIELD_ENCRYPTION_BLIND_INDEX_KEY, DATABASE_CREDENTIALS (serving), and
+# DATABASE_CREDENTIALS of `manage.py migrate` alone (db_owner_credentials, the schema owner's login).
+# Ansible's postgresql role (rds mode) creates both PostgreSQL logins with these passwords.
+SECRET_NAMES = (
+    "django_secret_key",
+    "field_encryption_blind_index_key",
+    "db_app_credentials",
+    "db_owner_credentials",
+)
 DESCRIPTIONS = {
     "django_secret_key": "Django SECRET_KEY (signing sessions, CSRF, password reset tokens); plain string",
     "field_encryption_blind_index_key": (
         "Field encryption: HMAC key of the blind indexes, base64 of 32 bytes "
         "(data keys are wrapped by the field-encryption KMS key and stored in the database)"
     ),
-    "db_app_credentials": "The app's own PostgreSQL login (not the admin), created by Ansible; JSON",
+    "db_app_credentials": (
+        "The app's own PostgreSQL login (least privilege, not the admin), created by Ansible "
+        "(roles/postgresql, rds mode); JSON"
+    ),
+    "db_owner_credentials": (
+        "PostgreSQL login of the schema owner, used by `manage.py migrate` only, created by Ansible "
+        "(roles/postgresql, rds mode); JSON"
+    ),
 }
 
 
@@ -55,6 +69,9 @@ class AppSecrets(pulumi.ComponentResource):
         db_password = random.RandomPassword(
             f"{name}-db-app-password", length=40, special=True, override_special="-_.~!#%^*+=", opts=child
         )
+        db_owner_password = random.RandomPassword(
+            f"{name}-db-owner-password", length=40, special=True, override_special="-_.~!#%^*+=", opts=child
+        )
         values: dict[str, pulumi.Output[str]] = {
             # Plain strings: the app uses the SecretString as it is.
             "django_secret_key": django_key.result,
@@ -69,6 +86,16 @@ class AppSecrets(pulumi.ComponentResource):
                     "dbname": cfg.db_name,
                     "username": cfg.db_app_username,
                     "password": db_password.result,
+                }
+            ),
+            "db_owner_credentials": pulumi.Output.json_dumps(
+                {
+                    "engine": "postgres",
+                    "host": db_endpoint,
+                    "port": db_port,
+                    "dbname": cfg.db_name,
+                    "username": cfg.db_owner_username,
+                    "password": db_owner_password.result,
                 }
             ),
         }

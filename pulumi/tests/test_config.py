@@ -134,6 +134,17 @@ def test_app_user_must_differ_from_admin() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["boss", "app"])
+def test_owner_user_must_differ_from_admin_and_app(name: str) -> None:
+    rejects(
+        "db_owner_username",
+        "different from db_admin_username and db_app_username",
+        db_admin_username="boss",
+        db_app_username="app",
+        db_owner_username=name,
+    )
+
+
 @pytest.mark.parametrize("value", ["15", "9.6", "latest", "17.x"])
 def test_unsupported_postgres_version(value: str) -> None:
     rejects("db_engine_version", "a PostgreSQL major (16-19)", db_engine_version=value)

@@ -27,6 +27,7 @@ def test_outputs_the_inventory_reads(dev: StackRun, prod: StackRun) -> None:
         "django_secret_key",
         "field_encryption_blind_index_key",
         "db_app_credentials",
+        "db_owner_credentials",
     }
     assert set(prod.exports["log_group_names"]) == {"app", "web", "audit", "system"}
     assert prod.exports["app_host_ids"] == [instance_id("hosts-app-1"), instance_id("hosts-app-2")]

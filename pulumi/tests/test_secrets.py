@@ -103,6 +103,21 @@ def test_db_app_credentials_hold_the_app_login_and_the_database(dev: StackRun) -
     }
 
 
+def test_db_owner_credentials_hold_the_schema_owner_login_and_the_database(dev: StackRun) -> None:
+    """The migration login (the postgresql role creates it on RDS): its own password, not the app's."""
+    value = json.loads(stored_value(dev, "db_owner_credentials"))
+    assert value == {
+        "engine": "postgres",
+        "host": dev.exports["db_endpoint"],
+        "port": 5432,
+        "dbname": dev.exports["db_name"],
+        "username": "app_owner",
+        "password": generated("secrets-db-owner-password", 40).decode(),
+    }
+    assert value["password"] != json.loads(stored_value(dev, "db_app_credentials"))["password"]
+    assert dev.exports["db_owner_username"] == "app_owner"
+
+
 def test_deployer_user_or_root_is_matched_exactly() -> None:
     def ctx(caller: str) -> AwsContext:
         return AwsContext(
