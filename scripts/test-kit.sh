@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Tests of the kit's own tooling under tests/ (deploy, verify, the log shipper, load-test checks): fast, no
-# network, no containers.
+# Tests of the kit's own tooling under tests/ (deploy, verify, the log shipper, the postgresql role's rds mode
+# against a throw-away PostgreSQL on 127.0.0.1, load-test checks): no network beyond loopback, no containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pytest ] || { echo "test-kit: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
 suites=()
-for suite in tests/deploy tests/verify tests/log_shipping loadtest/tests; do
+for suite in tests/deploy tests/verify tests/log_shipping tests/postgresql_rds loadtest/tests; do
   [ -d "$suite" ] && suites+=("$suite")
 done
 .venv/bin/pytest -q "${suites[@]}" "$@"
