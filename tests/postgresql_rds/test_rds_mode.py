@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from typing import Any
 
@@ -121,10 +122,11 @@ def test_app_role_cannot_take_the_owners_rights(deployed: dict[str, Any]) -> Non
 
 def test_other_roles_cannot_connect_to_the_app_database(deployed: dict[str, Any]) -> None:
     stack: Stack = deployed["stack"]
+    password = secrets.token_urlsafe(24)
     stack.cluster.admin("DROP ROLE IF EXISTS stranger")
-    stack.cluster.admin("CREATE ROLE stranger LOGIN PASSWORD 'stranger-password-0123456789'")
+    stack.cluster.admin(f"CREATE ROLE stranger LOGIN PASSWORD '{password}'")
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-        stack.cluster.connect("stranger", "stranger-password-0123456789", stack.database)
+        stack.cluster.connect("stranger", password, stack.database)
 
 
 def test_no_password_in_the_server_log(deployed: dict[str, Any]) -> None:
