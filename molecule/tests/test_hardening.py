@@ -186,6 +186,7 @@ def test_sysctl_hardening_setting(host, in_container, name, value):
 # --- login.defs, PAM ------------------------------------------------------------------------------
 
 
+@pytest.mark.disruptive  # adds and removes a probe account (useradd rewrites /etc/passwd- and friends)
 def test_new_accounts_get_password_aging_and_private_home(host):
     user = "hardeningprobe"
     with host.sudo():
@@ -209,6 +210,7 @@ def test_login_defs_hashing_and_umask(host):
     assert re.search(r"^UMASK\s+0[27]7$", login_defs, re.M)
 
 
+@pytest.mark.disruptive  # adds and removes a probe account (useradd rewrites /etc/passwd- and friends)
 def test_pam_pwquality_rejects_weak_password(host):
     common_password = host.file("/etc/pam.d/common-password").content_string
     assert re.search(r"^password\s+requisite\s+pam_pwquality\.so", common_password, re.M)
@@ -226,6 +228,7 @@ def test_pam_pwquality_rejects_weak_password(host):
     assert strong.rc == 0, strong.stderr
 
 
+@pytest.mark.disruptive  # adds and removes a probe account (useradd rewrites /etc/passwd- and friends)
 def test_pam_faillock_locks_after_failed_logins(host):
     common_auth = host.file("/etc/pam.d/common-auth").content_string
     auth_modules = [

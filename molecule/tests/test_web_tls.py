@@ -10,6 +10,7 @@ import json
 import ssl
 import uuid
 import warnings
+from http.cookies import SimpleCookie
 
 import pytest
 from conftest import APP_CSP_DIRECTIVES, PROXY_OWNED_HEADERS, SITE_DOMAIN, csp_directives
@@ -157,12 +158,35 @@ def test_app_receives_forwarded_proto_https_and_host(site):
     assert response.getheader("Content-Security-Policy") is not None  # Django's answer, not the proxy's
 
 
-# A POST the app refuses for a missing CSRF token: the answer comes from Django (its CSP header), so the
-# body went through the proxy; the proxy itself answers 413 beyond its body limit (20 MB).
+# A file upload (multipart, as a browser sends it) with the CSRF cookie and the site's Referer but no
+# token: Django reads the whole body looking for the token, then refuses the POST with 403 (its CSP
+# header shows the answer is the app's), so the body went through the proxy. Beyond its body limit
+# (20 MB) the proxy itself answers 413.
+BOUNDARY = "soc2kit-upload-boundary"
+
+
 def upload(site, size: int):
-    return site.https(
-        "POST", "/accounts/login/", body=b"x" * size, headers={"Content-Type": "application/octet-stream"}
+    response, _ = site.https("GET", "/accounts/login/")
+    cookies = "; ".join(
+        f"{name}={morsel.value}"
+        for header in response.msg.get_all("Set-Cookie") or []
+        for name, morsel in SimpleCookie(header).items()
     )
+    assert "csrftoken" in cookies, cookies
+    body = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="upload.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + b"x" * size
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "Cookie": cookies,
+        "Referer": f"https://{SITE_DOMAIN}/accounts/login/",
+    }
+    return site.https("POST", "/accounts/login/", body=body, headers=headers)
 
 
 def test_upload_within_body_limit_reaches_app(site):

@@ -39,7 +39,9 @@ COLLECTOR_LOG_DIR = "/var/log/remote"
 # pytest options of a check of a live deployment: the tests marked disruptive (they deploy releases, stop
 # the log collector, kill gunicorn) run in the molecule scenarios only, never against a running stack.
 LIVE_CHECKS_ONLY = ["-m", "not disruptive"]
-_RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.MULTILINE)
+_RECAP = re.compile(r"^[\s\u2502]*(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.MULTILINE)
+# molecule frames ansible's output in colour and a box ("  \u2502 app : ok=..."): codes are removed first.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def check_local_tools() -> None:
 
 def changes_in_recap(output: str) -> int:
     """Total `changed=` of the PLAY RECAP lines (the last recap when there are several)."""
-    return sum(int(count) for _, count in _RECAP.findall(output))
+    return sum(int(count) for _, count in _RECAP.findall(_ANSI.sub("", output)))
 
 
 def converge(scenario: Scenario) -> None:

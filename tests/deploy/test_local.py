@@ -49,6 +49,18 @@ def test_both_scenarios_run_the_whole_site() -> None:
             assert scenario.find(group), f"{scenario.name} has no {group} container"
 
 
+def test_recap_changes_are_found_in_molecule_framed_colour_output() -> None:
+    # As `molecule converge` prints it: a box-drawing frame and colour codes around each recap line.
+    framed = (
+        "  \x1b[2m\u2502\x1b[0m PLAY RECAP\n"
+        "  \x1b[2m\x1b[33m\u2502\x1b[0m \x1b[33mapp                        : ok=204  changed=1    "
+        "unreachable=0    failed=0\x1b[0m\n"
+        "  \x1b[2m\x1b[32m\u2502\x1b[0m \x1b[32mdb                         : ok=48   changed=0    "
+        "unreachable=0    failed=0\x1b[0m\n"
+    )
+    assert local.changes_in_recap(framed) == 1
+
+
 def test_recap_changes_are_summed() -> None:
     assert local.changes_in_recap(RECAP.format(acme=0, app=0)) == 0
     assert local.changes_in_recap(RECAP.format(acme=1, app=7)) == 8

@@ -61,8 +61,8 @@ def test_killed_run_says_so():
 
 # --- The live deployment is checked, never changed -----------------------------------------------
 MOLECULE_TESTS = Path(__file__).resolve().parents[2] / "molecule" / "tests"
-# Commands in a test that change the deployment or interrupt a service.
-DISRUPTIVE_COMMANDS = ("systemctl stop", "kill -", "ansible-playbook", "site.yml")
+# Commands in a test that change the deployment (accounts included) or interrupt a service.
+DISRUPTIVE_COMMANDS = ("systemctl stop", "kill -", "ansible-playbook", "site.yml", "useradd")
 
 
 def _is_marked_disruptive(node: ast.AST) -> bool:
