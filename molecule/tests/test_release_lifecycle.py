@@ -13,6 +13,7 @@ converge deployed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -191,22 +192,21 @@ def state():
     return {}
 
 
-def test_deploy_under_load_drops_no_request(app_host, converged_release, state, tmp_path):
-    marker = f"lifecycle-{uuid.uuid4().hex}"
-    source = source_copy(tmp_path, marker)
+@contextlib.contextmanager
+def load_on_the_socket(app_host):
+    """Steady GET /healthz load over gunicorn's socket from inside the app host while the block runs
+    (from 3 s before to 3 s after it); the yielded dict holds the load's figures afterwards."""
     stop_file, result_file = "/run/soc2kit-load.stop", "/run/soc2kit-load.json"
     app_host.run(f"systemctl stop {LOAD_UNIT}; rm -f {stop_file} {result_file} /run/soc2kit-load.py")
     app_host.run_test(f"cat > /run/soc2kit-load.py <<'EOF'\n{LOAD_GENERATOR}\nEOF")
-    pid_before = main_pid(app_host)
     app_host.run_test(
         f"systemd-run --unit={LOAD_UNIT} --collect /usr/bin/python3 /run/soc2kit-load.py {SOCKET} "
         f"{SITE_DOMAIN} {stop_file} {result_file} {LOAD_MAX_SECONDS} {LOAD_MAX_REQUESTS} {LOAD_THREADS}"
     )
+    figures: dict = {}
     try:
-        time.sleep(3)  # requests in flight before the deploy starts
-        started = time.monotonic()
-        result = playbook("deploy-app.yml", django_app_source_dir=str(source))
-        deploy_seconds = time.monotonic() - started
+        time.sleep(3)  # requests in flight before the block starts
+        yield figures
         time.sleep(3)  # and after it ends
     finally:
         app_host.run(f"touch {stop_file}")
@@ -214,8 +214,18 @@ def test_deploy_under_load_drops_no_request(app_host, converged_release, state, 
             if app_host.file(result_file).exists:
                 break
             time.sleep(0.5)
+    figures.update(json.loads(app_host.file(result_file).content_string))
+
+
+def test_deploy_under_load_drops_no_request(app_host, converged_release, state, tmp_path):
+    marker = f"lifecycle-{uuid.uuid4().hex}"
+    source = source_copy(tmp_path, marker)
+    pid_before = main_pid(app_host)
+    with load_on_the_socket(app_host) as load:
+        started = time.monotonic()
+        result = playbook("deploy-app.yml", django_app_source_dir=str(source))
+        deploy_seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-4000:]
-    load = json.loads(app_host.file(result_file).content_string)
     new_start = (
         float(
             app_host.check_output(
@@ -245,7 +255,8 @@ def test_broken_release_is_refused_and_the_old_one_keeps_serving(app_host, state
     before = current(app_host)
     pid_before = main_pid(app_host)
     source = source_copy(tmp_path, f"broken-{uuid.uuid4().hex}", broken_readyz=True)
-    result = playbook("deploy-app.yml", django_app_source_dir=str(source))
+    with load_on_the_socket(app_host) as load:
+        result = playbook("deploy-app.yml", django_app_source_dir=str(source))
     refusal = result.stdout.find("failed its /readyz check")
     print(result.stdout[max(refusal - 80, 0) : refusal + 400] if refusal >= 0 else result.stdout[-3000:])
     assert result.returncode != 0, "a release failing /readyz was deployed"
@@ -253,6 +264,10 @@ def test_broken_release_is_refused_and_the_old_one_keeps_serving(app_host, state
     assert "current is unchanged" in result.stdout
     assert current(app_host) == before
     assert main_pid(app_host) == pid_before, "the serving gunicorn was restarted"
+    # The old release kept answering while the broken one was tried: not one request failed.
+    print(f"refused deploy under load: {load['ok']} ok, {load['failed']} failed {load['errors']}")
+    assert load["failed"] == 0, f"requests failed during the refused deploy: {load['errors']}"
+    assert load["ok"] > 100
     assert readyz_status(app_host) == "200"
     assert not app_host.service(f"django-app-candidate@{before}.service").is_running
 
