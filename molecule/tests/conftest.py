@@ -9,9 +9,13 @@ outside molecule (scripts/molecule.sh).
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import ssl
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +52,33 @@ def pytest_configure(config):
         "live deployment (`make verify`, the verify step of `make deploy`) leave them out with "
         "-m 'not disruptive'.",
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scenario_playbook(name: str, *options: str, timeout: int = 900, **extra) -> subprocess.CompletedProcess:
+    """ansible-playbook ansible/<name> against the scenario's inventory: `options` (e.g. --tags, --limit)
+    go before the playbook, `extra` variables are passed as JSON."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, *options]
+    command.append(str(ROOT / "ansible" / name))
+    if extra:
+        command += ["-e", json.dumps(extra)]
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible/ansible.cfg"),
+        "CONTAINERS_CONF": str(ROOT / "molecule/containers.conf"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    seconds = time.monotonic() - started
+    print(f"{name} {' '.join(options)} {sorted(extra)}: rc={result.returncode} in {seconds:.0f} s")
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -13,20 +13,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import moto_host
 import pytest
+from conftest import scenario_playbook
 from moto_host import MOTO_URL, REGION
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
 pytestmark = pytest.mark.disruptive
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIP_CONF = "/etc/rsyslog.d/60-soc2kit-ship.conf"
 SHIPPER_DIR = "/opt/soc2kit-log-shipper"
 GROUPS = {kind: f"/soc2kit/molecule/{kind}" for kind in ("app", "web", "audit", "system")}
@@ -70,28 +68,7 @@ print(json.dumps(found))
 
 def site_log_shipping(**extra) -> subprocess.CompletedProcess:
     """ansible/site.yml on the app hosts, log_shipping tag only, with extra variables."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible/ansible.cfg"),
-        "CONTAINERS_CONF": str(ROOT / "molecule/containers.conf"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        inventory,
-        "--tags",
-        "log_shipping",
-        "--limit",
-        "app_hosts",
-        str(ROOT / "ansible" / "site.yml"),
-    ]
-    if extra:
-        command += ["-e", json.dumps(extra)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+    return scenario_playbook("site.yml", "--tags", "log_shipping", "--limit", "app_hosts", **extra)
 
 
 def create_groups(host) -> None:

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from conftest import scenario_playbook
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
 pytestmark = pytest.mark.disruptive
@@ -98,35 +97,8 @@ os.rename(out + ".tmp", out)
 """
 
 
-def ansible_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible/ansible.cfg"),
-        "CONTAINERS_CONF": str(ROOT / "molecule/containers.conf"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
-
-
 def playbook(name: str, **extra) -> subprocess.CompletedProcess:
-    """ansible-playbook ansible/<name> against the scenario's inventory, extra vars as JSON."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
-    command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        inventory,
-        str(ROOT / "ansible" / name),
-    ]
-    if extra:
-        command += ["-e", json.dumps(extra)]
-    started = time.monotonic()
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=ansible_env(), timeout=PLAYBOOK_TIMEOUT, check=False
-    )
-    print(f"{name} {sorted(extra)}: rc={result.returncode} in {time.monotonic() - started:.0f} s")
-    return result
+    return scenario_playbook(name, timeout=PLAYBOOK_TIMEOUT, **extra)
 
 
 def source_copy(tmp_path: Path, marker: str, broken_readyz: bool = False) -> Path:

@@ -11,19 +11,16 @@ no secret on disk or in its environment, and the host is switched back to file m
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import moto_host
 import pytest
+from conftest import scenario_playbook
 from moto_host import MOTO_URL, REGION, put_text
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
 pytestmark = pytest.mark.disruptive
 
-ROOT = Path(__file__).resolve().parents[2]
 SOCKET = "/run/django-app/gunicorn.sock"
 SITE_DOMAIN = "app.soc2kit.test"
 SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_LOCAL_KEKS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY")
@@ -100,24 +97,7 @@ for name in sys.argv[1:]:
 
 
 def playbook(name: str, **extra) -> subprocess.CompletedProcess:
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible/ansible.cfg"),
-        "CONTAINERS_CONF": str(ROOT / "molecule/containers.conf"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        inventory,
-        str(ROOT / "ansible" / name),
-    ]
-    if extra:
-        command += ["-e", json.dumps(extra)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+    return scenario_playbook(name, **extra)
 
 
 def readyz(host) -> tuple[str, str]:
