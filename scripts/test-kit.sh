@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pytest ] || { echo "test-kit: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
-suites=()
-for suite in tests/deploy tests/verify tests/log_shipping tests/postgresql_rds loadtest/tests; do
-  [ -d "$suite" ] && suites+=("$suite")
+suites=(tests/deploy tests/verify tests/log_shipping tests/postgresql_rds loadtest/tests)
+for suite in "${suites[@]}"; do
+  [ -d "$suite" ] || { echo "test-kit: ERROR: test folder $suite is missing (restore it from git)" >&2; exit 1; }
 done
 .venv/bin/pytest -q "${suites[@]}" "$@"
