@@ -1,7 +1,7 @@
 """Wires the components together and exports what the Ansible inventory reads. No logic here."""
 
 import pulumi_aws as aws
-from components.app_secrets import AppSecrets
+from components.app_secrets import HOST_SECRETS, AppSecrets
 from components.aws_context import AwsContext
 from components.database import Database
 from components.hosts import Hosts
@@ -64,7 +64,8 @@ hosts = Hosts(
     volumes_key_arn=keys.keys["volumes"].arn,
     secrets_key_arn=keys.keys["secrets"].arn,
     field_encryption_key_arn=keys.keys["field_encryption"].arn,
-    secret_arns={name: secret.arn for name, secret in secrets.secrets.items()},
+    # Not the owner's login: the deployer reads that one (components/app_secrets.py).
+    secret_arns={name: secrets.secrets[name].arn for name in HOST_SECRETS},
     log_group_arns=[group.arn for group in logs.host_groups.values()],
     transfer_bucket_arn=transfer.bucket.arn if transfer else None,
     transfer_key_arn=keys.keys["ssm_transfer"].arn if transfer else None,

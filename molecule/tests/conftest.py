@@ -236,6 +236,19 @@ class _SniHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=SITE_DOMAIN)
 
 
+def database_login(host, *, migrate_env: bool) -> str:
+    """The PostgreSQL user a manage.py command logs in as on `host` (its name only, never the password):
+    with migrate_env, as `migrate` runs during a deploy."""
+    flag = "--migrate-env " if migrate_env else ""
+    output = host.check_output(
+        f"django-app-manage {flag}shell -c "
+        '\'from django.db import connection; print("login", connection.settings_dict["USER"])\''
+    )
+    logins = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("login ")]
+    assert len(logins) == 1, output
+    return logins[0]
+
+
 @pytest.fixture(scope="session")
 def app_host():
     """testinfra host of the (first) app container."""

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from conftest import database_login
 
 ROOT = "/srv/django-app"
 CURRENT = f"{ROOT}/current"
@@ -216,3 +217,8 @@ def test_secrets_live_outside_the_release_and_the_plain_env_file(app_host):
 def test_manage_runs_as_the_app_user_with_the_app_environment(app_host):
     output = app_host.check_output("django-app-manage shell -c 'import os; print(\"uid\", os.getuid())'")
     assert f"uid {app_host.user(APP_USER).uid}" in output.splitlines()
+
+
+def test_migrations_log_in_as_the_schema_owner_and_the_app_as_its_own_role(app_host):
+    assert database_login(app_host, migrate_env=True) == "soc2kit_owner"
+    assert database_login(app_host, migrate_env=False) == "soc2kit_app"

@@ -15,7 +15,7 @@ import subprocess
 
 import moto_host
 import pytest
-from conftest import scenario_playbook
+from conftest import database_login, scenario_playbook
 from moto_host import MOTO_URL, REGION, put_text
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
@@ -157,6 +157,17 @@ def test_app_is_ready_with_secrets_from_secrets_manager(app_host, aws_deploy):
     assert f'AWS_ENDPOINT_URL="{MOTO_URL}"' in app_env
     for name in (*SECRET_NAMES, "DATABASE_CREDENTIALS"):
         assert f'DJANGO_SECRET_ARNS_{name}="arn:aws:secretsmanager:{REGION}:' in app_env
+
+
+def test_aws_mode_migrations_log_in_as_the_owner_from_migrate_env_not_the_apps_secret(app_host, aws_deploy):
+    """On AWS the hosts' role cannot read the owner's secret: migrate's login comes from the root-only
+    migrate.env (DJANGO_DATABASE_CREDENTIALS_SOURCE=url), the app's from its Secrets Manager secret."""
+    assert (
+        "DJANGO_DATABASE_CREDENTIALS_SOURCE=url"
+        in app_host.file("/etc/django-app/migrate.env").content_string
+    )
+    assert database_login(app_host, migrate_env=True) == "soc2kit_owner"
+    assert database_login(app_host, migrate_env=False) == "soc2kit_app"
 
 
 def test_aws_mode_units_read_no_secrets_file(app_host, aws_deploy):

@@ -1,5 +1,8 @@
 """Secrets Manager entries the app reads at start-up; only the app hosts' role may read them.
 
+Except the schema owner's login: the deploy reads it with the deployer's credentials and hands it to
+`manage.py migrate` alone, so the hosts' role (and with it the running app) has no access to it.
+
 Values are generated here (pulumi-random) and stored as Pulumi secrets; they are never exported.
 Each value has the format the app's loader reads (app/soc2kit/secrets/, documented in app/README.md).
 """
@@ -16,15 +19,20 @@ import pulumi
 from components.aws_context import AwsContext
 
 # The inventory maps them to the app's names (ansible/inventories/aws_shared/app_hosts.yml):
-# DJANGO_SECRET_KEY, FIELD_ENCRYPTION_BLIND_INDEX_KEY, DATABASE_CREDENTIALS (serving), and
-# DATABASE_CREDENTIALS of `manage.py migrate` alone (db_owner_credentials, the schema owner's login).
-# Ansible's postgresql role (rds mode) creates both PostgreSQL logins with these passwords.
+# DJANGO_SECRET_KEY, FIELD_ENCRYPTION_BLIND_INDEX_KEY, DATABASE_CREDENTIALS (serving), and the
+# DATABASE_URL of `manage.py migrate` alone (db_owner_credentials, the schema owner's login, read by
+# Ansible on the controller). Ansible's postgresql role (rds mode) creates both PostgreSQL logins with
+# these passwords.
 SECRET_NAMES = (
     "django_secret_key",
     "field_encryption_blind_index_key",
     "db_app_credentials",
     "db_owner_credentials",
 )
+# Read by the deployer only (and configured extra readers), never by the hosts' role: the owner can
+# change the schema, disable the audit table's guard trigger and drop tables.
+DEPLOYER_ONLY_SECRETS = frozenset({"db_owner_credentials"})
+HOST_SECRETS = tuple(name for name in SECRET_NAMES if name not in DEPLOYER_ONLY_SECRETS)
 DESCRIPTIONS = {
     "django_secret_key": "Django SECRET_KEY (signing sessions, CSRF, password reset tokens); plain string",
     "field_encryption_blind_index_key": (
@@ -100,9 +108,32 @@ class AppSecrets(pulumi.ComponentResource):
             ),
         }
         # Only the hosts read these; plus readers named in config and the deployer (see AwsContext).
-        readers: list[Any] = [host_role_arn, *cfg.secret_reader_arns, *ctx.deployer_principal_patterns]
+        others: list[Any] = [*cfg.secret_reader_arns, *ctx.deployer_principal_patterns]
         self.secrets = {}
         for secret_name in SECRET_NAMES:
+            hosts_read = secret_name not in DEPLOYER_ONLY_SECRETS
+            readers: list[Any] = [host_role_arn, *others] if hosts_read else others
+            statements: list[dict[str, Any]] = []
+            if hosts_read:
+                statements.append(
+                    {
+                        "Sid": "AppHostsRead",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": host_role_arn},
+                        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        "Resource": "*",
+                    }
+                )
+            statements.append(
+                {
+                    "Sid": "NobodyElseReads",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": "*",
+                    "Condition": {"StringNotLike": {"aws:PrincipalArn": readers}},
+                }
+            )
             secret = aws.secretsmanager.Secret(
                 f"{name}-{secret_name}",
                 name=f"{cfg.secret_name_prefix}/{secret_name}",
@@ -124,28 +155,7 @@ class AppSecrets(pulumi.ComponentResource):
                 f"{name}-{secret_name}-policy",
                 secret_arn=secret.arn,
                 block_public_policy=True,
-                policy=pulumi.Output.json_dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "AppHostsRead",
-                                "Effect": "Allow",
-                                "Principal": {"AWS": host_role_arn},
-                                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                                "Resource": "*",
-                            },
-                            {
-                                "Sid": "NobodyElseReads",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "secretsmanager:GetSecretValue",
-                                "Resource": "*",
-                                "Condition": {"StringNotLike": {"aws:PrincipalArn": readers}},
-                            },
-                        ],
-                    }
-                ),
+                policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
                 opts=child,
             )
             self.secrets[secret_name] = secret

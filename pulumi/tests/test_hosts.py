@@ -70,9 +70,11 @@ def test_hosts_spread_over_public_subnets_in_different_zones(prod: StackRun) -> 
     ]
 
 
-def test_role_reads_exactly_this_stacks_secrets(dev: StackRun) -> None:
+def test_role_reads_exactly_this_stacks_secrets_but_the_owners_login(dev: StackRun) -> None:
     statement = host_policy(dev)["ReadThisStacksSecrets"]
-    assert sorted(statement["Resource"]) == sorted(dev.exports["secret_arns"].values())
+    arns = dev.exports["secret_arns"]
+    assert sorted(statement["Resource"]) == sorted(v for k, v in arns.items() if k != "db_owner_credentials")
+    assert arns["db_owner_credentials"] not in statement["Resource"]
     assert statement["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 
 

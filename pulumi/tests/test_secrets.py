@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from components.app_secrets import SECRET_NAMES
+from components.app_secrets import HOST_SECRETS, SECRET_NAMES
 from components.aws_context import AwsContext
 
 from tests.harness import StackRun, generated, key_arn
@@ -46,7 +46,7 @@ def test_secret_has_recovery_window_and_description(dev: StackRun, name: str) ->
     assert len(secret(dev, name)["description"]) > 20
 
 
-@pytest.mark.parametrize("name", SECRET_NAMES)
+@pytest.mark.parametrize("name", HOST_SECRETS)
 def test_only_app_hosts_role_may_read_secret(dev: StackRun, name: str) -> None:
     statements = resource_policy(dev, name)
     assert statements["AppHostsRead"]["Principal"] == {"AWS": HOST_ROLE}
@@ -54,6 +54,14 @@ def test_only_app_hosts_role_may_read_secret(dev: StackRun, name: str) -> None:
     assert deny["Effect"] == "Deny"
     assert deny["Action"] == "secretsmanager:GetSecretValue"
     assert deny["Condition"] == {"StringNotLike": {"aws:PrincipalArn": [HOST_ROLE, *DEPLOYER]}}
+
+
+def test_hosts_role_cannot_read_the_schema_owners_login(dev: StackRun) -> None:
+    """migrate's owner login is read by the deployer (Ansible on the controller), never by the hosts."""
+    assert HOST_SECRETS == ("django_secret_key", "field_encryption_blind_index_key", "db_app_credentials")
+    statements = resource_policy(dev, "db_owner_credentials")
+    assert sorted(statements) == ["NobodyElseReads"]  # no AppHostsRead
+    assert statements["NobodyElseReads"]["Condition"] == {"StringNotLike": {"aws:PrincipalArn": DEPLOYER}}
 
 
 def test_configured_extra_readers_are_the_only_exception(dev_with_ssh: StackRun) -> None:

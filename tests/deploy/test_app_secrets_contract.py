@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,7 +152,33 @@ def deployed(declared: dict, secrets_manager: str, tmp_path_factory: pytest.Temp
     }
     app_env |= {f"DJANGO_SECRET_ARNS_{name}": arn for name, arn in rendered["arns"].items()}
     settings: dict = json.loads(run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", app_env))
-    return settings | {"outputs": outputs, "rendered": rendered}
+
+    # `manage.py migrate`: the same environment plus migrate.env, whose owner login Ansible reads from
+    # Secrets Manager on the controller (the deployer's credentials; here moto's).
+    deployer = ansible | {
+        "AWS_ENDPOINT_URL": secrets_manager,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    migrate_env = render_migrate_env(command, deployer)
+    migrate: dict = json.loads(
+        run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", app_env | migrate_env)
+    )
+    return settings | {
+        "outputs": outputs,
+        "rendered": rendered,
+        "migrate_env": migrate_env,
+        "migrate": migrate,
+        "ansible": (command, deployer),
+        "app_env": app_env,
+    }
+
+
+def render_migrate_env(command: list[str], env: dict[str, str], *extra: str) -> dict[str, str]:
+    msg = "msg={{ django_app_migrate_env | to_json }}"
+    stdout = run([*command, *extra, "-m", "ansible.builtin.debug", "-a", msg, "-o"], ROOT, env)
+    return json.loads(json.loads(stdout.split(" => ", 1)[1])["msg"])
 
 
 def value(declared: dict, key: str) -> str:
@@ -199,3 +226,51 @@ def test_app_logs_in_to_the_stacks_database_with_the_generated_credentials(
     }
     assert deployed["db"]["PASSWORD"] in declared["generated"]
     assert deployed["sslmode"] == "verify-full"
+
+
+def test_migrate_logs_in_as_the_schema_owner_from_the_controllers_read_of_its_secret(
+    deployed: dict, declared: dict
+) -> None:
+    owner = json.loads(value(declared, "db_owner_credentials"))
+    assert deployed["migrate"]["db"] == {
+        "HOST": deployed["outputs"]["db_endpoint"],
+        "PORT": deployed["outputs"]["db_port"],
+        "NAME": deployed["outputs"]["db_name"],
+        "USER": owner["username"],
+        "PASSWORD": owner["password"],
+    }
+    assert owner["password"] in declared["generated"]
+    assert deployed["migrate"]["sslmode"] == "verify-full"
+    # The owner's login is in the URL, not behind an ARN the hosts' role would need to read.
+    assert deployed["migrate_env"]["DJANGO_DATABASE_CREDENTIALS_SOURCE"] == "url"
+    assert not any(name.startswith("DJANGO_SECRET_ARNS_") for name in deployed["migrate_env"])
+    owner_arn = deployed["outputs"]["secret_arns"]["db_owner_credentials"]
+    assert owner_arn not in deployed["rendered"]["arns"].values()
+
+
+def test_owner_password_with_every_special_pulumi_may_generate_reaches_migrate_intact(
+    deployed: dict, secrets_manager: str
+) -> None:
+    """migrate.env.j2 writes NAME=value unquoted: the URL must need no quoting in systemd's
+    EnvironmentFile, and the app must decode the password back exactly."""
+    password = "Aa0-_.~!#%^*+=Zz9"  # app_secrets.py: override_special="-_.~!#%^*+="
+    client = boto3.client(
+        "secretsmanager",
+        region_name=REGION,
+        endpoint_url=secrets_manager,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    arn = client.create_secret(
+        Name="soc2kit/specials/db_owner_credentials",
+        SecretString=json.dumps({"username": "app_owner", "password": password}),
+    )["ARN"]
+    arns = deployed["outputs"]["secret_arns"] | {"db_owner_credentials": arn}
+    command, env = deployed["ansible"]
+    migrate_env = render_migrate_env(command, env, "-e", json.dumps({"soc2kit_secret_arns": arns}))
+    for name, text in migrate_env.items():
+        assert re.fullmatch(r"[A-Za-z0-9_.~/:@?=%-]+", text), f"{name}={text} needs quoting"
+    migrate = json.loads(
+        run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", deployed["app_env"] | migrate_env)
+    )
+    assert (migrate["db"]["USER"], migrate["db"]["PASSWORD"]) == ("app_owner", password)

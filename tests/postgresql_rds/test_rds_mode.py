@@ -256,9 +256,13 @@ def test_aws_inventory_keeps_verify_full_and_the_event_trigger() -> None:
     ):
         assert key not in aws
     assert aws["django_app_db_ca_bundle"] == "{{ postgresql_client_ca_path }}"
-    assert aws["django_app_migrate_env"] == {
-        "DJANGO_SECRET_ARNS_DATABASE_CREDENTIALS": "{{ soc2kit_secret_arns.db_owner_credentials }}"
-    }
+    # migrate's owner login: read on the controller, not through an ARN the hosts' role would have to read
+    # (rendered against moto in tests/deploy/test_app_secrets_contract.py).
+    migrate_env = aws["django_app_migrate_env"]
+    assert sorted(migrate_env) == ["DATABASE_URL", "DJANGO_DATABASE_CREDENTIALS_SOURCE"]
+    assert migrate_env["DJANGO_DATABASE_CREDENTIALS_SOURCE"] == "url"
+    assert "soc2kit_secret_arns.db_owner_credentials" in migrate_env["DATABASE_URL"]
+    assert migrate_env["DATABASE_URL"].endswith("?sslmode=verify-full")
 
 
 def test_connection_the_modules_get_is_verify_full_with_the_ca_bundle() -> None:
@@ -278,8 +282,7 @@ def test_prod_inventory_hands_the_stack_outputs_to_the_role() -> None:
         "'db': postgresql_database, 'owner': postgresql_owner_role, 'app': postgresql_app_role, "
         "'region': postgresql_rds_aws_region, 'admin_arn': postgresql_rds_admin_secret_arn, "
         "'owner_arn': postgresql_rds_owner_secret_arn, 'app_arn': postgresql_rds_app_secret_arn, "
-        "'ca': postgresql_client_ca_path, 'app_ca': django_app_db_ca_bundle, "
-        "'migrate': django_app_migrate_env} | to_json }}"
+        "'ca': postgresql_client_ca_path, 'app_ca': django_app_db_ca_bundle} | to_json }}"
     )
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_", "KIT_"))
@@ -323,5 +326,4 @@ def test_prod_inventory_hands_the_stack_outputs_to_the_role() -> None:
         "app_arn": arns["db_app_credentials"],
         "ca": "/etc/ssl/certs/rds-global-bundle.pem",
         "app_ca": "/etc/ssl/certs/rds-global-bundle.pem",
-        "migrate": {"DJANGO_SECRET_ARNS_DATABASE_CREDENTIALS": arns["db_owner_credentials"]},
     }

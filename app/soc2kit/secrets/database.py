@@ -1,4 +1,12 @@
-"""DATABASES['default'] from DATABASE_URL plus, in AWS mode, the credentials secret; TLS enforced."""
+"""DATABASES['default'] from DATABASE_URL plus, in AWS mode, the credentials secret; TLS enforced.
+
+Where the user and password come from (DJANGO_DATABASE_CREDENTIALS_SOURCE):
+- ``secret`` (the default with DJANGO_SECRETS_BACKEND=aws): the JSON secret DATABASE_CREDENTIALS.
+- ``url`` (the default, and the only choice, with the env backend): DATABASE_URL itself. In AWS mode
+  this is how `manage.py migrate` logs in as the schema owner: the deploy reads the owner's secret with
+  the deployer's credentials and hands it over in a root-only file, so the hosts' role (and the running
+  app) never needs read access to the owner's secret.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .loader import SecretSource, is_placeholder
 
+CREDENTIALS_SOURCE = "DJANGO_DATABASE_CREDENTIALS_SOURCE"
+CREDENTIALS_SOURCES = ("secret", "url")
 CREDENTIALS_SECRET = "DATABASE_CREDENTIALS"  # noqa: S105 - a secret's name, not its value; JSON {"username", "password"}, e.g. the RDS-managed secret
 
 
@@ -35,10 +45,11 @@ def database_settings(
             "DATABASE_URL must use the postgres:// scheme (PostgreSQL is the only database)."
         )
 
-    if source.backend == "aws" and (production or source.get(CREDENTIALS_SECRET) is not None):
-        credentials = source.require_json(CREDENTIALS_SECRET, ("username", "password"))
-        config["USER"] = credentials["username"]
-        config["PASSWORD"] = credentials["password"]
+    if credentials_source(source, environ_) == "secret":
+        if production or source.get(CREDENTIALS_SECRET) is not None:
+            credentials = source.require_json(CREDENTIALS_SECRET, ("username", "password"))
+            config["USER"] = credentials["username"]
+            config["PASSWORD"] = credentials["password"]
     elif production and is_placeholder(str(config.get("PASSWORD") or "")):
         raise ImproperlyConfigured(
             "The database password in DATABASE_URL is missing or a placeholder; "
@@ -67,3 +78,20 @@ def database_settings(
     config["CONN_MAX_AGE"] = 60
     config["CONN_HEALTH_CHECKS"] = True
     return config
+
+
+def credentials_source(source: SecretSource, environ_: Mapping[str, str]) -> str:
+    """'secret' or 'url': where the database login comes from (see the module docstring)."""
+    default = "secret" if source.backend == "aws" else "url"
+    chosen = environ_.get(CREDENTIALS_SOURCE, "").strip() or default
+    if chosen not in CREDENTIALS_SOURCES:
+        raise ImproperlyConfigured(
+            f"{CREDENTIALS_SOURCE}={chosen!r} is not supported; set it to one of "
+            f"{', '.join(CREDENTIALS_SOURCES)} (or leave it unset for {default!r})."
+        )
+    if chosen == "secret" and source.backend != "aws":
+        raise ImproperlyConfigured(
+            f"{CREDENTIALS_SOURCE}=secret needs DJANGO_SECRETS_BACKEND=aws; with the env backend the "
+            "login is part of DATABASE_URL (unset it, or set it to 'url')."
+        )
+    return chosen

@@ -4,6 +4,7 @@ to start when one is missing or a placeholder, naming it."""
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -158,6 +159,74 @@ def test_production_aws_mode_requires_the_database_secret(aws, tmp_path, monkeyp
     with pytest.raises(
         ImproperlyConfigured, match="DATABASE_CREDENTIALS has a missing or placeholder 'password'"
     ):
+        load_production_settings(monkeypatch, environment)
+
+
+def aws_environment(client, kms_key, tmp_path) -> dict[str, str]:
+    """Production settings in AWS mode: every secret in (moto's) Secrets Manager, the app's login too."""
+    environment = production_environment(tmp_path)
+    environment.update({"DJANGO_SECRETS_BACKEND": "aws", "AWS_REGION": REGION})
+    for name in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_LOCAL_KEKS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY"):
+        environment[f"DJANGO_SECRET_ARNS_{name}"] = put_secret(client, kms_key, name, environment.pop(name))
+    environment["DJANGO_SECRET_ARNS_DATABASE_CREDENTIALS"] = put_secret(
+        client, kms_key, "db", json.dumps({"username": "soc2kit_app", "password": "app-pw-Zq81x-from-secret"})
+    )
+    return environment
+
+
+def test_aws_mode_migration_logs_in_from_the_url_without_reading_the_credentials_secret(
+    aws, tmp_path, monkeypatch
+):
+    """How `migrate` runs as the schema owner on AWS: its login comes in DATABASE_URL (a root-only file the
+    deploy writes), and the hosts' role needs no access to the owner's secret."""
+    client, kms_key = aws
+    environment = aws_environment(client, kms_key, tmp_path)
+    environment["DATABASE_URL"] = (
+        "postgres://soc2kit_owner:owner%23pw%25Zq81x@db.internal.example:5432/soc2kit"
+    )
+    environment["DJANGO_DATABASE_CREDENTIALS_SOURCE"] = "url"
+    read = []
+    original = SecretSource._fetch
+    monkeypatch.setattr(
+        SecretSource, "_fetch", lambda self, name, arn: read.append(name) or original(self, name, arn)
+    )
+    database = load_production_settings(monkeypatch, environment).DATABASES["default"]
+    assert (database["USER"], database["PASSWORD"]) == ("soc2kit_owner", "owner#pw%Zq81x")
+    assert database["OPTIONS"]["sslmode"] == "verify-full"
+    assert "DATABASE_CREDENTIALS" not in read
+    assert "DJANGO_SECRET_KEY" in read  # the other secrets still come from Secrets Manager
+
+    environment["DATABASE_URL"] = "postgres://soc2kit_owner:changeme@db.internal.example:5432/soc2kit"
+    with pytest.raises(ImproperlyConfigured, match="database password in DATABASE_URL"):
+        load_production_settings(monkeypatch, environment)
+
+
+def test_aws_mode_app_logs_in_from_the_secret_not_the_url(aws, tmp_path, monkeypatch):
+    client, kms_key = aws
+    environment = aws_environment(client, kms_key, tmp_path)
+    environment["DATABASE_URL"] = "postgres://someone:url-pw-Zq81x-ignored@db.internal.example:5432/soc2kit"
+    database = load_production_settings(monkeypatch, environment).DATABASES["default"]
+    assert (database["USER"], database["PASSWORD"]) == ("soc2kit_app", "app-pw-Zq81x-from-secret")
+
+
+@pytest.mark.parametrize(
+    ("backend", "value", "message"),
+    [
+        (
+            "aws",
+            "file",
+            "DJANGO_DATABASE_CREDENTIALS_SOURCE='file' is not supported; set it to one of secret, url",
+        ),
+        ("env", "secret", "DJANGO_DATABASE_CREDENTIALS_SOURCE=secret needs DJANGO_SECRETS_BACKEND=aws"),
+    ],
+)
+def test_bad_credentials_source_is_refused_by_name(aws, tmp_path, monkeypatch, backend, value, message):
+    client, kms_key = aws
+    environment = (
+        aws_environment(client, kms_key, tmp_path) if backend == "aws" else production_environment(tmp_path)
+    )
+    environment["DJANGO_DATABASE_CREDENTIALS_SOURCE"] = value
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         load_production_settings(monkeypatch, environment)
 
 
