@@ -19,6 +19,17 @@ FULL_FIELDS = ("full_name", "email", "national_id", "date_of_birth", "notes")
 HIDDEN_WHEN_MASKED = ("date_of_birth", "notes")
 
 
+def login_failure(role: str, status: int) -> str:
+    """Why the load test could not log in; a rate-limited login says when to try again."""
+    message = f"login of the {role} user answered {status}"
+    if status == 429:
+        message += (
+            " (the web server's login rate limit for this client address is used up, most likely by a"
+            " run or the deploy's verify step in the last minute; wait 60 s and run again)"
+        )
+    return message
+
+
 def new_customer(run_id: str, sequence: int, rng: random.Random) -> dict[str, Any]:
     """A customer with sensitive values unique to this run and request (so a leak is unambiguous)."""
     token = uuid.UUID(int=rng.getrandbits(128)).hex[:12]

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from checks import (
     full_view_problems,
+    login_failure,
     masked_view_problems,
     new_customer,
     unknown_record_masked_problems,
@@ -154,7 +155,7 @@ class SiteUser(HttpUser):
             catch_response=True,
         ) as r:
             if r.status_code != 200:
-                r.failure(f"login of the {self.role} user answered {r.status_code}")
+                r.failure(login_failure(self.role, r.status_code))
                 raise StopUser
             self.csrf_token = r.json()["csrfToken"]  # rotated on login
 

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from checks import (
     full_value_leaks,
     full_view_problems,
+    login_failure,
     mask_email,
     mask_name,
     mask_national_id,
@@ -108,3 +109,11 @@ def test_unknown_record_in_a_masked_listing():
     assert unknown_record_masked_problems(good | {"national_id": "LT123456789"})
     assert unknown_record_masked_problems(good | {"notes": "x"})
     assert unknown_record_masked_problems(good | {"masked": False})
+
+
+def test_rate_limited_login_says_to_wait_a_minute():
+    assert login_failure("customer_writer", 403) == "login of the customer_writer user answered 403"
+    message = login_failure("customer_writer", 429)
+    assert message.startswith("login of the customer_writer user answered 429 (")
+    assert "rate limit" in message
+    assert "wait 60 s" in message

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from kit import KitError  # noqa: E402
-from kit.loadtest import RunFigures, main, read_figures, settings_from, verdict  # noqa: E402
+from kit.loadtest import RunFigures, main, read_errors, read_figures, settings_from, verdict  # noqa: E402
 
 STATS_HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
@@ -77,6 +77,26 @@ def test_verdict_fails_below_ratio_or_with_errors():
     assert ratio == pytest.approx(0.7)
     assert "proxy: 3 failed request(s)" in problems
     assert any("below the target 80%" in p for p in problems)
+
+
+def test_verdict_names_what_failed_most_frequent_first(tmp_path):
+    failures = tmp_path / "proxy_failures.csv"
+    failures.write_text(
+        "Method,Name,Error,Occurrences,First Seen,Last Seen\n"  # locust 2's columns (stats.py)
+        "GET,GET /api/customers/[id]/,CatchResponseError('read answered 502'),1,1764459000,1764459000\n"
+        "POST,login: POST /api/auth/login/,CatchResponseError('login of the customer_writer user "
+        "answered 429 (the web server's login rate limit ...)'),30,1764459000,1764459001\n"
+    )
+    errors = read_errors(failures)
+    assert errors[0].startswith(
+        "login: POST /api/auth/login/: CatchResponseError('login of the customer_writer"
+    )
+    assert errors[0].endswith("(x30)")
+    assert errors[1] == "GET /api/customers/[id]/: CatchResponseError('read answered 502') (x1)"
+    proxy = RunFigures("proxy", 1000, 31, 80, 20, 60, 90, errors=errors)
+    _, problems = verdict({"proxy": proxy, "direct": figures("direct", 100)}, 0.8)
+    assert problems == [f"proxy: 31 failed request(s)\n    {errors[0]}\n    {errors[1]}"]
+    assert read_errors(tmp_path / "direct_failures.csv") == ()  # no file: no failure recorded
 
 
 def test_verdict_with_one_path_has_no_ratio():

@@ -60,6 +60,8 @@ class RunFigures:
     client_cpu_percent_mean: float | None = None
     # The machine's 1-minute load average just before the run: other work on the same cores skews a ratio.
     load_average_before: float | None = None
+    # Locust's distinct failure messages, with how often each occurred ("... answered 429 (...)" x30).
+    errors: tuple[str, ...] = ()
 
 
 def settings_from(environ: dict[str, str]) -> Settings:
@@ -116,9 +118,22 @@ def read_figures(path: str, stats_csv: Path) -> RunFigures:
     raise KitError(f"{stats_csv} has no Aggregated row", "see locust's output above")
 
 
+def read_errors(failures_csv: Path) -> tuple[str, ...]:
+    """The distinct failures in locust's <prefix>_failures.csv, most frequent first ("<error> (xN)")."""
+    if not failures_csv.is_file():
+        return ()
+    with failures_csv.open(encoding="utf-8", newline="") as handle:
+        rows = [(int(row["Occurrences"]), row["Name"], row["Error"]) for row in csv.DictReader(handle)]
+    return tuple(f"{name}: {error} (x{count})" for count, name, error in sorted(rows, reverse=True))
+
+
 def verdict(figures: dict[str, RunFigures], min_ratio: float) -> tuple[float | None, list[str]]:
     """The proxy/direct throughput ratio (None without both runs) and the reasons the run fails."""
-    problems = [f"{f.path}: {f.failures} failed request(s)" for f in figures.values() if f.failures]
+    problems = [
+        f"{f.path}: {f.failures} failed request(s)" + "".join(f"\n    {error}" for error in f.errors)
+        for f in figures.values()
+        if f.failures
+    ]
     problems += [f"{f.path}: no request completed" for f in figures.values() if f.requests == 0]
     ratio = None
     if "proxy" in figures and "direct" in figures and figures["direct"].requests_per_second > 0:
@@ -184,7 +199,11 @@ def _run_locust(
         raise KitError(
             f"locust ({path}) exited with {result.returncode}:\n" + "\n".join(tail), "see the log above"
         )
-    figures = replace(read_figures(path, folder / f"{path}_stats.csv"), load_average_before=load_before)
+    figures = replace(
+        read_figures(path, folder / f"{path}_stats.csv"),
+        load_average_before=load_before,
+        errors=read_errors(folder / f"{path}_failures.csv"),
+    )
     usage_file = folder / f"{path}-client-usage.json"
     if usage_file.is_file():
         usage = json.loads(usage_file.read_text(encoding="utf-8"))
