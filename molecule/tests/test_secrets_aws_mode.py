@@ -11,7 +11,6 @@ no secret on disk or in its environment, and the host is switched back to file m
 from __future__ import annotations
 
 import json
-import subprocess
 
 import moto_host
 import pytest
@@ -96,10 +95,6 @@ for name in sys.argv[1:]:
 """
 
 
-def playbook(name: str, **extra) -> subprocess.CompletedProcess:
-    return scenario_playbook(name, **extra)
-
-
 def readyz(host) -> tuple[str, str]:
     result = host.run(
         f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {SITE_DOMAIN}' "
@@ -129,7 +124,7 @@ def moto(app_host):
 @pytest.fixture(scope="module")
 def aws_deploy(app_host, moto):
     """The host switched to aws mode (and back to file mode afterwards)."""
-    result = playbook(
+    result = scenario_playbook(
         "deploy-app.yml",
         django_app_secrets_mode="aws",
         django_app_aws_region=REGION,
@@ -140,7 +135,7 @@ def aws_deploy(app_host, moto):
         django_app_extra_env=moto_host.DUMMY_CREDENTIALS,
     )
     yield result
-    back = playbook("deploy-app.yml")
+    back = scenario_playbook("deploy-app.yml")
     assert back.returncode == 0, back.stdout[-4000:]
     assert readyz(app_host)[0] == "200"
 

@@ -19,9 +19,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
+import fake_aws
 import pytest
-from moto.server import ThreadedMotoServer
+from ansible_render import render
 
 from .conftest import ROOT, VENV_BIN
 
@@ -65,6 +65,8 @@ print(json.dumps({
 }))
 """
 
+INVENTORY = ROOT / "ansible" / "inventories" / STACK
+MIGRATE_ENV = "{{ django_app_migrate_env | to_json }}"
 RENDERED = (
     "{{ {'arns': django_app_secret_arns, 'url': django_app_database_url, 'mode': django_app_secrets_mode, "
     "'kek': django_app_kek_backend, 'kms': django_app_kms_key_id, 'region': django_app_aws_region, "
@@ -86,11 +88,8 @@ def base_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def secrets_manager() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with fake_aws.moto_server() as endpoint_url:
+        yield endpoint_url
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +102,7 @@ def declared() -> dict:
 @pytest.fixture(scope="module")
 def deployed(declared: dict, secrets_manager: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The app's production settings, read with the environment the deploy gives it."""
-    client = boto3.client(
-        "secretsmanager",
-        region_name=REGION,
-        endpoint_url=secrets_manager,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # moto's documented test credentials
-    )
+    client = fake_aws.secretsmanager(secrets_manager, REGION)
     arn_by_name = {
         name: client.create_secret(Name=name, SecretString=value)["ARN"]
         for name, value in declared["values"].items()
@@ -126,9 +119,7 @@ def deployed(declared: dict, secrets_manager: str, tmp_path_factory: pytest.Temp
     from kit.aws import ansible_env
 
     ansible = base_env() | ansible_env(STACK) | {"KIT_PULUMI_OUTPUTS_FILE": str(outputs_file)}
-    command = [str(VENV_BIN / "ansible"), "app_hosts[0]", "-i", str(ROOT / "ansible" / "inventories" / STACK)]
-    stdout = run([*command, "-m", "ansible.builtin.debug", "-a", f"msg={RENDERED}", "-o"], ROOT, ansible)
-    rendered = json.loads(json.loads(stdout.split(" => ", 1)[1])["msg"])
+    rendered = render(INVENTORY, RENDERED, ansible)
 
     # What roles/django_app/templates/etc/django-app/app.env.j2 writes for these variables.
     ca_bundle = (
@@ -145,40 +136,28 @@ def deployed(declared: dict, secrets_manager: str, tmp_path_factory: pytest.Temp
         "DJANGO_DB_CA_BUNDLE": str(ca_bundle),
         "AWS_REGION": rendered["region"],
         "AWS_DEFAULT_REGION": rendered["region"],
-        "AWS_ENDPOINT_URL": secrets_manager,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_EC2_METADATA_DISABLED": "true",
+        **fake_aws.aws_env(secrets_manager),
     }
     app_env |= {f"DJANGO_SECRET_ARNS_{name}": arn for name, arn in rendered["arns"].items()}
-    settings: dict = json.loads(run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", app_env))
+    settings = read_settings(app_env)
 
     # `manage.py migrate`: the same environment plus migrate.env, whose owner login Ansible reads from
     # Secrets Manager on the controller (the deployer's credentials; here moto's).
-    deployer = ansible | {
-        "AWS_ENDPOINT_URL": secrets_manager,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    migrate_env = render_migrate_env(command, deployer)
-    migrate: dict = json.loads(
-        run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", app_env | migrate_env)
-    )
+    deployer = ansible | fake_aws.aws_env(secrets_manager)
+    migrate_env = render(INVENTORY, MIGRATE_ENV, deployer)
     return settings | {
         "outputs": outputs,
         "rendered": rendered,
         "migrate_env": migrate_env,
-        "migrate": migrate,
-        "ansible": (command, deployer),
+        "migrate": read_settings(app_env | migrate_env),
+        "deployer_env": deployer,
         "app_env": app_env,
     }
 
 
-def render_migrate_env(command: list[str], env: dict[str, str], *extra: str) -> dict[str, str]:
-    msg = "msg={{ django_app_migrate_env | to_json }}"
-    stdout = run([*command, *extra, "-m", "ansible.builtin.debug", "-a", msg, "-o"], ROOT, env)
-    return json.loads(json.loads(stdout.split(" => ", 1)[1])["msg"])
+def read_settings(env: dict[str, str]) -> dict:
+    """What the app's production settings make of `env` (READ_SETTINGS in a process of its own)."""
+    return json.loads(run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", env))
 
 
 def value(declared: dict, key: str) -> str:
@@ -254,23 +233,14 @@ def test_owner_password_with_every_special_pulumi_may_generate_reaches_migrate_i
     """migrate.env.j2 writes NAME=value unquoted: the URL must need no quoting in systemd's
     EnvironmentFile, and the app must decode the password back exactly."""
     password = "Aa0-_.~!#%^*+=Zz9"  # app_secrets.py: override_special="-_.~!#%^*+="
-    client = boto3.client(
-        "secretsmanager",
-        region_name=REGION,
-        endpoint_url=secrets_manager,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    arn = client.create_secret(
+    arn = fake_aws.secretsmanager(secrets_manager, REGION).create_secret(
         Name="soc2kit/specials/db_owner_credentials",
         SecretString=json.dumps({"username": "app_owner", "password": password}),
     )["ARN"]
     arns = deployed["outputs"]["secret_arns"] | {"db_owner_credentials": arn}
-    command, env = deployed["ansible"]
-    migrate_env = render_migrate_env(command, env, "-e", json.dumps({"soc2kit_secret_arns": arns}))
+    extra = json.dumps({"soc2kit_secret_arns": arns})
+    migrate_env = render(INVENTORY, MIGRATE_ENV, deployed["deployer_env"], "-e", extra)
     for name, text in migrate_env.items():
         assert re.fullmatch(r"[A-Za-z0-9_.~/:@?=%-]+", text), f"{name}={text} needs quoting"
-    migrate = json.loads(
-        run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", deployed["app_env"] | migrate_env)
-    )
+    migrate = read_settings(deployed["app_env"] | migrate_env)
     assert (migrate["db"]["USER"], migrate["db"]["PASSWORD"]) == ("app_owner", password)

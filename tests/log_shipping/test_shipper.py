@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import fake_aws
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -252,15 +253,9 @@ def test_bad_configuration_is_refused_before_any_message(shipper, tmp_path):
 
 def test_runs_as_rsyslog_starts_it_against_a_moto_server(tmp_path):
     """The installed form: a separate process, boto3's own client, an endpoint URL from the config."""
-    from moto.server import ThreadedMotoServer
+    import boto3
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        import boto3
-
+    with fake_aws.moto_server() as endpoint:
         client = boto3.client("logs", region_name=REGION, endpoint_url=endpoint)
         for name in GROUPS.values():
             client.create_log_group(logGroupName=name)
@@ -291,8 +286,6 @@ def test_runs_as_rsyslog_starts_it_against_a_moto_server(tmp_path):
         assert result.stdout.splitlines() == ["OK", "OK", "DEFER_COMMIT", "OK"], result.stderr
         events = client.get_log_events(logGroupName=GROUPS["web"], logStreamName=STREAM)["events"]
         assert [probe in e["message"] for e in events] == [True]
-    finally:
-        server.stop()
 
 
 def test_lock_installs_boto3_with_every_package_hash_pinned():

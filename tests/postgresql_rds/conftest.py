@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
+import fake_aws
 import psycopg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -171,11 +170,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def secrets_manager() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with fake_aws.moto_server() as endpoint_url:
+        yield endpoint_url
 
 
 @dataclass
@@ -192,13 +188,7 @@ class Stack:
     arns: dict[str, str] = field(default_factory=dict)
 
     def put_secret(self, key: str, username: str, password: str) -> None:
-        client = boto3.client(
-            "secretsmanager",
-            region_name=REGION,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # moto's documented test credentials
-        )
+        client = fake_aws.secretsmanager(self.endpoint_url, REGION)
         value = json.dumps({"username": username, "password": password})
         name = f"soc2kit/test/{self.database}/{key}"
         if key in self.arns:
@@ -262,10 +252,7 @@ class Stack:
             "ANSIBLE_CONFIG": str(ROOT / "ansible" / "ansible.cfg"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_LOCAL_TEMP": str(self.work / "ansible-tmp"),
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
+            **fake_aws.aws_env(self.endpoint_url),
         }
         return subprocess.run(
             [

@@ -6,10 +6,7 @@ role, then what a migration does as the owner, then the role twice more.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import subprocess
 from typing import Any
 
 import psycopg
@@ -271,59 +268,3 @@ def test_connection_the_modules_get_is_verify_full_with_the_ca_bundle() -> None:
     assert connection["ssl_mode"] == "{{ postgresql_rds_ssl_mode }}"
     assert connection["ca_cert"] == "{{ postgresql_client_ca_path }}"
     assert connection["login_host"] == "{{ postgresql_rds_host }}"
-
-
-def test_prod_inventory_hands_the_stack_outputs_to_the_role() -> None:
-    """The role's variables as Ansible renders them from recorded prod outputs (no AWS call: ARNs only)."""
-    fixture = ROOT / "tests" / "deploy" / "fixtures" / "outputs-good-two-hosts-ssm.json"
-    outputs = json.loads(fixture.read_text())
-    wanted = (
-        "{{ {'mode': postgresql_mode, 'host': postgresql_rds_host, 'port': postgresql_port, "
-        "'db': postgresql_database, 'owner': postgresql_owner_role, 'app': postgresql_app_role, "
-        "'region': postgresql_rds_aws_region, 'admin_arn': postgresql_rds_admin_secret_arn, "
-        "'owner_arn': postgresql_rds_owner_secret_arn, 'app_arn': postgresql_rds_app_secret_arn, "
-        "'ca': postgresql_client_ca_path, 'app_ca': django_app_db_ca_bundle} | to_json }}"
-    )
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_", "KIT_"))
-    }
-    env |= {
-        "ANSIBLE_CONFIG": str(ROOT / "ansible" / "ansible.cfg"),
-        "ANSIBLE_INVENTORY_ENABLED": "script,yaml",
-        "KIT_PULUMI_STACK": "prod",
-        "KIT_PULUMI_OUTPUTS_FILE": str(fixture),
-    }
-    result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible"),
-            "app_hosts[0]",
-            "-i",
-            str(ROOT / "ansible" / "inventories" / "prod"),
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            f"msg={wanted}",
-            "-o",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    rendered = json.loads(json.loads(result.stdout.split(" => ", 1)[1])["msg"])
-    arns = outputs["secret_arns"]
-    assert rendered == {
-        "mode": "rds",
-        "host": outputs["db_endpoint"],
-        "port": 5432,
-        "db": outputs["db_name"],
-        "owner": outputs["db_owner_username"],
-        "app": outputs["db_app_username"],
-        "region": outputs["region"],
-        "admin_arn": outputs["db_admin_secret_arn"],
-        "owner_arn": arns["db_owner_credentials"],
-        "app_arn": arns["db_app_credentials"],
-        "ca": "/etc/ssl/certs/rds-global-bundle.pem",
-        "app_ca": "/etc/ssl/certs/rds-global-bundle.pem",
-    }
