@@ -6,9 +6,11 @@ on the database host), and a failed login in the audit log that arrives on the l
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shlex
 import time
+import urllib.parse
 import uuid
 from http.cookies import SimpleCookie
 
@@ -34,19 +36,45 @@ user.groups.set(Group.objects.filter(name__in=["customer_editor", "customer_read
 print(user.groups.count())
 """
 
+# The admin user that `make deploy ENV=local` creates is a superuser; this one is staff only, enough for
+# the admin site's login form.
+CREATE_STAFF = """
+import sys
+from django.contrib.auth import get_user_model
+username, password = sys.stdin.read().split()
+get_user_model().objects.create_user(username, password=password, is_staff=True)
+print("staff")
+"""
+
+
+def published_origin(site) -> str:
+    """The origin a browser sends for the URL `make deploy ENV=local` prints (name and published port)."""
+    return f"https://{SITE_DOMAIN}:{site.https_port}"
+
 
 class Session:
-    """An HTTPS client of the site on loopback with a cookie jar, the CSRF header and the site's Referer."""
+    """An HTTPS client of the site on loopback that sends what a browser sends for the printed URL: Host,
+    Origin and Referer with the published port, a cookie jar and the CSRF header."""
 
     def __init__(self, site) -> None:
         self.site = site
         self.cookies: dict[str, str] = {}
         self.csrf = ""
 
-    def request(self, method: str, path: str, payload: dict | None = None):
-        headers = {"Referer": f"https://{SITE_DOMAIN}/", "Accept": "application/json"}
+    def browser_headers(self) -> dict[str, str]:
+        origin = published_origin(self.site)
+        headers = {"Host": origin.removeprefix("https://"), "Origin": origin, "Referer": f"{origin}/"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
+    def keep_cookies(self, response) -> None:
+        for header in response.msg.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+
+    def request(self, method: str, path: str, payload: dict | None = None):
+        headers = {**self.browser_headers(), "Accept": "application/json"}
         body = None
         if payload is not None:
             body = json.dumps(payload).encode()
@@ -54,9 +82,7 @@ class Session:
         if self.csrf:
             headers["X-CSRFToken"] = self.csrf
         response, data = self.site.https(method, path, body=body, headers=headers)
-        for header in response.msg.get_all("Set-Cookie") or []:
-            for name, morsel in SimpleCookie(header).items():
-                self.cookies[name] = morsel.value
+        self.keep_cookies(response)
         return response, (json.loads(data) if data and data.lstrip().startswith((b"{", b"[")) else data)
 
     def login(self, username: str, password: str):
@@ -71,16 +97,20 @@ class Session:
         return response, body
 
 
-@pytest.fixture(scope="module")
-def editor(app_host) -> tuple[str, str]:
+def create_user(app_host, script: str, expected: str) -> tuple[str, str]:
     username, password = f"e2e-{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
     result = app_host.run(
-        f"printf '%s %s' {username} {shlex.quote(password)} | {MANAGE} shell -c {shlex.quote(CREATE_USER)}"
+        f"printf '%s %s' {username} {shlex.quote(password)} | {MANAGE} shell -c {shlex.quote(script)}"
     )
     assert result.rc == 0, result.stderr[-2000:]
     # The shell prints its start-up lines first; the script's own answer is the last line.
-    assert result.stdout.strip().splitlines()[-1] == "2", "the user did not get both role groups"
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stdout[-500:]
     return username, password
+
+
+@pytest.fixture(scope="module")
+def editor(app_host) -> tuple[str, str]:
+    return create_user(app_host, CREATE_USER, "2")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +133,30 @@ def created(site, editor, written) -> dict:
     response, body = session.request("POST", "/api/customers/", written)
     assert response.status == 201, body
     return {"session": session, "record": body}
+
+
+def test_admin_login_through_the_printed_url(site, app_host):
+    """The admin login form at https://NAME:PORT/admin/, as a browser posts it (Origin with the port)."""
+    username, password = create_user(app_host, CREATE_STAFF, "staff")
+    session = Session(site)
+    response, page = site.https("GET", "/admin/login/?next=/admin/", headers=session.browser_headers())
+    assert response.status == 200, page[:500]
+    session.keep_cookies(response)
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token, "the admin login page carries no CSRF token"
+    form = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": token.group(1).decode(),
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+        }
+    ).encode()
+    headers = {**session.browser_headers(), "Content-Type": "application/x-www-form-urlencoded"}
+    headers["Referer"] = f"{published_origin(site)}/admin/login/?next=/admin/"
+    response, page = site.https("POST", "/admin/login/?next=/admin/", body=form, headers=headers)
+    assert response.status == 302, f"admin login answered {response.status}: {page[:300]!r}"
+    assert response.getheader("Location") == "/admin/"
 
 
 def test_readyz_through_the_proxy(site):
