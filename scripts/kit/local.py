@@ -218,6 +218,22 @@ def ensure_admin_user(scenario: Scenario, manage_command: str = MANAGE_COMMAND) 
     return password
 
 
+def admin_password_file(scenario: Scenario) -> Path:
+    return LOCAL_STATE_DIR / scenario.name / "admin-password"
+
+
+def save_admin_password(scenario: Scenario, password: str) -> Path:
+    """Writes the new admin password to a file only root can read; the screen (and any captured log of
+    it) shows the file's path, never the password."""
+    path = admin_password_file(scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a new file, so the mode below holds whatever was there before
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password + "\n")
+    return path
+
+
 def print_access(scenario: Scenario, password: str | None) -> None:
     app = scenario.container("app_hosts")
     collector = scenario.find("log_collectors")
@@ -229,7 +245,8 @@ def print_access(scenario: Scenario, password: str | None) -> None:
     ca = LOCAL_STATE_DIR / scenario.name / "site-ca.pem"
     url = f"https://{SITE_NAME}:{scenario.https_port}/"
     login = (
-        f"user {ADMIN_USER}, password {password}  (shown once; it is not stored anywhere)"
+        f"user {ADMIN_USER}, password in {save_admin_password(scenario, password)}"
+        " (mode 0600; delete it once you have logged in)"
         if password
         else f"user {ADMIN_USER} exists; to set a new password: "
         f"podman exec -it {app} {MANAGE_COMMAND} changepassword {ADMIN_USER}"

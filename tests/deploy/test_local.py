@@ -116,15 +116,27 @@ def test_missing_app_is_named_not_reported_as_a_password(
         local.ensure_admin_user(local.scenario_for("nginx"))
 
 
-def test_access_details_say_url_login_logs_and_teardown(capsys: pytest.CaptureFixture[str]) -> None:
+def test_access_details_say_url_login_logs_and_teardown(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "LOCAL_STATE_DIR", tmp_path)
+    password_file = tmp_path / "default" / "admin-password"
+    password_file.parent.mkdir()
+    password_file.write_text("an older password\n")
+    password_file.chmod(0o644)  # a file left looser by hand is replaced, not reused
+
     local.print_access(local.scenario_for("nginx"), "s3cret-shown-once")
     out = capsys.readouterr().out
     assert "https://app.soc2kit.test:8443/" in out
     assert "curl --resolve app.soc2kit.test:8443:127.0.0.1 --cacert" in out
     assert "site-ca.pem" in out
     assert "127.0.0.1 app.soc2kit.test" in out
-    assert "user admin, password s3cret-shown-once" in out
     assert "make destroy ENV=local" in out
+    # The password goes to a file only its owner reads; the screen, and so any captured log, names the file.
+    assert "s3cret-shown-once" not in out
+    assert f"user admin, password in {password_file}" in out
+    assert password_file.read_text() == "s3cret-shown-once\n"
+    assert password_file.stat().st_mode & 0o777 == 0o600
 
 
 def test_local_deploy_converges_and_verifies_without_destroying() -> None:
