@@ -4,6 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 action="${1:?usage: scripts/kit.sh ACTION ENV [WEB]}" env="${2:-local}" web="${3:-nginx}"
+# The pipeline's total counts from here, so a set-up done before Python can start is timed too.
+export SOC2KIT_STARTED_AT="${SOC2KIT_STARTED_AT:-$(date +%s.%N)}"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   # ENV=local sets itself up on a fresh machine; the AWS environments need `make setup` first.
   if [ "$action" = deploy ] && [ "$env" = local ]; then

@@ -20,7 +20,7 @@ import yaml
 
 from . import ANSIBLE_DIR, LOCAL_SCENARIOS, MOLECULE_DIR, ROOT, KitError
 from .smoke import smoke_test
-from .stages import Pipeline, run
+from .stages import Pipeline, log_path, run
 
 # What the scenarios publish on the loopback interface (never on other addresses).
 SITE_NAME = "app.soc2kit.test"
@@ -127,7 +127,7 @@ def converge(scenario: Scenario) -> None:
         fix="the failed task is named above; fix it and run `make deploy ENV=local` again "
         "(it resumes on the same containers)",
         env=molecule_env(),
-        capture=True,
+        log=log_path(f"{scenario.name}-converge"),
     )
     changed = changes_in_recap(output)
     state = "no changes (already converged)" if changed == 0 else f"{changed} change(s) applied"
@@ -171,6 +171,7 @@ def verify(scenario: Scenario) -> None:
         what=f"molecule verify (scenario {scenario.name})",
         fix="the failed controls are listed above",
         env={**molecule_env(), "PYTEST_ADDOPTS": shlex.join(LIVE_CHECKS_ONLY)},
+        log=log_path(f"{scenario.name}-verify"),
     )
     smoke_test(
         SITE_NAME,
