@@ -530,6 +530,15 @@ def test_aide_database_initialised_and_checked_daily(host):
     assert timer.is_running
 
 
+def test_audit_tools_are_installed_before_the_aide_baseline(host):
+    """make verify runs Lynis without installing it; AIDE's baseline already holds its files."""
+    assert host.package("lynis").is_installed
+    with host.sudo():
+        installed = host.file("/var/lib/dpkg/info/lynis.list").mtime
+        baseline = host.file("/var/lib/aide/aide.db").mtime
+    assert baseline >= installed, "Lynis was installed after the AIDE baseline: AIDE would report its files"
+
+
 def test_aide_uses_strong_checksums(host):
     config = host.file("/etc/aide/aide.conf").content_string
     assert re.search(r"^Checksums = sha512$", config, re.M)

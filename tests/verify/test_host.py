@@ -73,12 +73,25 @@ def test_lynis_check_reads_the_report_from_the_host(make_context):
     outcome, attachments = host.lynis(make_context(hosts))
     assert outcome.status == PASS
     assert outcome.figures["hosts"]["app"]["hardening_index"] == 84
-    assert "apt-get install" in hosts.commands[0][1]  # installed on the host when missing
     assert attachments[0].name == "app-lynis-report.dat"
+    # A check changes nothing on the host: no install, and Lynis's own log and report go to a temporary
+    # folder that is removed, not to /var/log.
+    sent = hosts.commands[0][1]
+    for installer in ("apt-get", "apt ", "dpkg", "pip"):
+        assert installer not in sent, f"make verify would run {installer!r} on the host"
+    assert "--logfile" in sent
+    assert "--report-file" in sent
+    assert "rm -rf" in sent
+
+
+def test_lynis_missing_on_a_host_names_the_role_that_installs_it(make_context):
+    hosts = FakeHosts({"lynis audit system": (host.LYNIS_MISSING_EXIT, "")})
+    with pytest.raises(CheckError, match=r"lynis is not installed on app.*hardening_audit_tools"):
+        host.lynis(make_context(hosts))
 
 
 def test_lynis_that_did_not_run_is_an_error(make_context):
-    hosts = FakeHosts({"lynis audit system": (100, "E: Unable to locate package lynis")})
+    hosts = FakeHosts({"lynis audit system": (100, "lynis: cannot open /etc/lynis/default.prf")})
     with pytest.raises(CheckError, match="lynis did not run on app"):
         host.lynis(make_context(hosts))
 

@@ -11,7 +11,6 @@ from .result import ERROR, FAIL, PASS, Attachment, CheckError, Outcome
 
 _EXPOSURE = re.compile(r"Overall exposure level for (\S+):\s*([0-9.]+)\s+(\S+)")
 # Lynis writes its machine-readable report here (Debian default).
-LYNIS_REPORT = "/var/log/lynis-report.dat"
 
 
 def parse_exposure(output: str) -> tuple[float, str] | None:
@@ -88,18 +87,16 @@ def evaluate_lynis(reports: dict[str, dict[str, Any]], minimum: int) -> Outcome:
     return Outcome(PASS, f"hardening index {shown} (minimum {minimum})", figures)
 
 
-# Lynis is installed on the host by this check (Debian's package) when missing: the hardening role does
-# not ship an auditing tool on production hosts by itself.
+# A check never changes what it checks: Lynis is installed by the hardening role (hardening_audit_tools),
+# before the AIDE baseline; here it only runs, with its log and report in a temporary folder removed after.
+LYNIS_MISSING_EXIT = 3
 _LYNIS_SCRIPT = f"""set -e
-if ! command -v lynis >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq lynis >/dev/null 2>&1 || \
-  {{ apt-get update -qq >/dev/null && apt-get install -y -qq lynis >/dev/null; }}
-  echo "verify: installed Debian's lynis package on this host" >&2
-fi
-lynis audit system --quick --no-colors >/dev/null
+command -v lynis >/dev/null 2>&1 || exit {LYNIS_MISSING_EXIT}
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+lynis audit system --quick --no-colors --logfile "$work/lynis.log" --report-file "$work/report.dat" >/dev/null
 echo '--- report ---'
-cat {LYNIS_REPORT}
+cat "$work/report.dat"
 """
 
 
@@ -108,6 +105,11 @@ def lynis(ctx: Context) -> tuple[Outcome, list[Attachment]]:
     attachments = []
     for host in ctx.hosts.names:
         done = ctx.hosts.run(host, _LYNIS_SCRIPT)
+        if done.returncode == LYNIS_MISSING_EXIT:
+            raise CheckError(
+                f"lynis is not installed on {host}; make verify installs nothing on the hosts it checks: "
+                "converge the hardening role (its hardening_audit_tools list installs Lynis)"
+            )
         if done.returncode != 0 or "--- report ---" not in done.stdout:
             raise CheckError(
                 f"lynis did not run on {host} (exit {done.returncode}): {done.output.strip()[-300:]}"
