@@ -54,6 +54,10 @@ destroy: ## Tear down ENV (local containers, or the AWS stack; prod needs CONFIR
 rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> picks one)
 	@scripts/kit.sh rollback "$(ENV)" "$(WEB)"
 
+.PHONY: role-docs
+role-docs: setup ## Regenerate the variable tables of the role READMEs from meta/argument_specs.yml
+	@PYTHONPATH=scripts $(BIN)/python -m kit.role_docs --write
+
 .PHONY: verify
 verify: ## Verify every control of ENV now; writes evidence/<ENV>/<UTC time>/ (CHECKS=id,id runs a subset)
 	@scripts/verify.sh "$(ENV)" "$(WEB)"

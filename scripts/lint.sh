@@ -9,6 +9,8 @@ done
 echo "lint: ruff"
 ruff check .
 ruff format --check .
+echo "lint: role docs (spec defaults = defaults/main.yml, README tables generated)"
+PYTHONPATH=scripts python -m kit.role_docs --check
 echo "lint: yamllint"
 yamllint -s .
 if compgen -G "roles/*/tasks/*.yml" >/dev/null || compgen -G "ansible/*.yml" >/dev/null; then
