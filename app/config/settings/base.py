@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from soc2kit.secrets.loader import secret_source_from_environment
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
@@ -109,6 +110,31 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_AXES_COOLOFF_MINUTES", def
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.views.lockout_response"
 AXES_ENABLE_ADMIN = True
+
+# --- Shared cache: PostgreSQL, so that counters (the customer search rate limit) are shared by every
+# gunicorn worker and app host; a per-process LocMem cache would count per worker. Its table is
+# created by the customers app's migrations.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "soc2kit_cache",
+    }
+}
+
+
+def _positive_env_int(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}={value}: use a whole number of at least 1.")
+    return value
+
+
+# Exact-match customer search (POST /api/customers/search/): searches per user per window, and the
+# number of distinct searched values within a window that raises a search_enumeration alert.
+CUSTOMER_SEARCH_RATE_LIMIT = _positive_env_int("DJANGO_CUSTOMER_SEARCH_RATE_LIMIT", 10)
+CUSTOMER_SEARCH_RATE_WINDOW = timedelta(minutes=1)
+CUSTOMER_SEARCH_ALERT_DISTINCT_VALUES = _positive_env_int("DJANGO_CUSTOMER_SEARCH_ALERT_DISTINCT_VALUES", 20)
+CUSTOMER_SEARCH_ALERT_WINDOW = timedelta(hours=1)
 
 # --- Security headers and cookies (production.py turns on the HTTPS-only parts) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # nginx/Apache overwrite this header

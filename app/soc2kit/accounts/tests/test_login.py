@@ -120,7 +120,7 @@ def test_roles_exist_after_migrate_and_setup_roles_is_idempotent():
     }
     assert perms == {
         "customer_reader_masked": ["view_customer"],
-        "customer_reader_full": ["view_customer", "view_customer_full"],
+        "customer_reader_full": ["search_customer", "view_customer", "view_customer_full"],
         "customer_editor": ["add_customer", "change_customer", "delete_customer", "view_customer"],
     }
 

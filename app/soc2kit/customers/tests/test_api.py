@@ -68,17 +68,6 @@ def test_list_is_paginated(editor):
     assert editor.get("/api/customers/?page=4&page_size=2").status_code == 400
 
 
-def test_search_by_email_and_national_id_uses_normalised_exact_match(editor):
-    alice = create(editor)
-    create(editor, BOB)
-    by_email = editor.get("/api/customers/", {"email": "  alice.example@EXAMPLE.com "}).json()
-    assert [row["id"] for row in by_email["results"]] == [alice["id"]]
-    by_id = editor.get("/api/customers/", {"national_id": "123 45 6789"}).json()
-    assert [row["id"] for row in by_id["results"]] == [alice["id"]]
-    assert editor.get("/api/customers/", {"email": "alice@example"}).json()["count"] == 0
-    assert editor.get("/api/customers/", {"email": ""}).status_code == 400
-
-
 def test_detail_update_and_delete(editor):
     alice = create(editor)
     url = f"/api/customers/{alice['id']}/"
@@ -208,7 +197,7 @@ def test_every_access_is_audited_with_field_names_but_no_values(editor, client_f
     alice = create(editor)
     url = f"/api/customers/{alice['id']}/"
     editor.get(url)
-    editor.get("/api/customers/", {"email": ALICE["email"]})
+    editor.send("POST", "/api/customers/search/", {"email": ALICE["email"]})
     editor.send("PATCH", url, {"notes": "changed SECRET-NOTE-99", "full_name": ALICE["full_name"]})
     editor.send("DELETE", url)
     events = list(AuditEvent.objects.filter(object_type="customers.customer").order_by("id"))
