@@ -103,11 +103,15 @@ LOGIN_REDIRECT_URL = "/admin/"
 # Brute-force lockout (django-axes), keyed on the client address resolved by our own function,
 # which trusts X-Forwarded-For only from DJANGO_TRUSTED_PROXIES.
 TRUSTED_PROXIES: list[str] = env.list("DJANGO_TRUSTED_PROXIES", default=["127.0.0.1", "::1", "unix"])
-AXES_CLIENT_IP_CALLABLE = "soc2kit.accounts.client_ip.get_client_ip"
+AXES_CLIENT_IP_CALLABLE = "soc2kit.accounts.client_ip.get_lockout_key"  # IPv6: one budget per /64
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # one address spraying many usernames is stopped too
 AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_AXES_COOLOFF_MINUTES", default=30))
-AXES_RESET_ON_SUCCESS = True
+# Not True: with ip_address lockout it would clear the whole address's failures on any successful
+# login, the attacker's own included. accounts.apps clears only the account's own failures instead.
+AXES_RESET_ON_SUCCESS = False
+# Attempt tables and lockout records hold an unknown username only as a keyed hash (accounts.usernames).
+AXES_USERNAME_CALLABLE = "soc2kit.accounts.usernames.axes_username"
 AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.views.lockout_response"
 AXES_ENABLE_ADMIN = True
 
