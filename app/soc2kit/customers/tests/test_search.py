@@ -171,3 +171,42 @@ def test_searches_are_audited_with_the_field_name_never_the_value(editor, full_r
         "mary.guess",
     ]:
         assert value.lower() not in stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_searches_by_one_user_are_all_counted(make_user, settings):
+    """Several workers answering one user at once: the lock on the user's row makes the cache's
+    get-then-set count every search, so no more than the limit get through."""
+    import threading
+
+    from django.core.cache import cache
+    from django.db import connections
+
+    from soc2kit.conftest import ApiClient
+
+    settings.CUSTOMER_SEARCH_RATE_LIMIT = 3
+    make_user("fred", "customer_reader_full")
+    clients = []
+    for _ in range(8):
+        client = ApiClient()
+        assert client.login_api("fred").status_code == 200
+        clients.append(client)
+    start = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def one_search(client: ApiClient) -> None:
+        try:
+            start.wait()
+            statuses.append(search(client, national_id="ID-000001").status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=one_search, args=(client,)) for client in clients]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(statuses) == [200] * 3 + [429] * 5
+    finally:
+        cache.clear()  # the cache table is not flushed between transactional tests
