@@ -4,6 +4,7 @@ is audited with the searched field names only."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -29,6 +30,18 @@ def editor(client_for):
 @pytest.fixture
 def full_reader(client_for):
     return client_for("fred", "customer_reader_full")
+
+
+@pytest.fixture
+def alert_records():
+    """The records reaching the soc2kit.alerts logger (which does not propagate to pytest's caplog)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("soc2kit.alerts")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 def search(client, **body):
@@ -126,7 +139,7 @@ def test_the_counters_live_in_a_cache_shared_by_every_worker():
     assert isinstance(caches["default"], DatabaseCache)
 
 
-def test_nth_distinct_value_raises_one_enumeration_alert_without_values(full_reader, settings):
+def test_nth_distinct_value_raises_one_enumeration_alert_without_values(full_reader, settings, alert_records):
     settings.CUSTOMER_SEARCH_RATE_LIMIT = 100
     settings.CUSTOMER_SEARCH_ALERT_DISTINCT_VALUES = 4
     guesses = [f"123-45-{n:04d}" for n in range(6)]
@@ -135,7 +148,14 @@ def test_nth_distinct_value_raises_one_enumeration_alert_without_values(full_rea
         assert search(full_reader, national_id=guess).status_code == 200
         assert search(full_reader, national_id=guess.replace("-", " ")).status_code == 200  # same value
     assert mail.outbox == []
+    assert alert_records == []
     assert search(full_reader, national_id=guesses[3]).status_code == 200
+    (record,) = alert_records
+    assert record.alert_event == "search_enumeration"
+    assert record.alert_details == {
+        "user_id": int(full_reader.session["_auth_user_id"]),
+        "distinct_values": 4,
+    }
     (alert,) = mail.outbox
     assert "SECURITY ALERT search_enumeration" in alert.subject
     assert "fred" in alert.body
@@ -143,6 +163,7 @@ def test_nth_distinct_value_raises_one_enumeration_alert_without_values(full_rea
     for guess in guesses[4:]:  # once per burst
         assert search(full_reader, national_id=guess).status_code == 200
     assert len(mail.outbox) == 1
+    assert len(alert_records) == 1
     for guess in guesses:
         assert guess not in alert.subject + alert.body
         assert guess.replace("-", "") not in alert.subject + alert.body
