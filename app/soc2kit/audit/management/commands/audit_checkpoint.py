@@ -1,0 +1,38 @@
+"""audit_checkpoint: sign the audit chain's head and write it outside the database (log + store).
+
+Run on a schedule (the django_app role's timer). It first checks that the trail still holds what the
+latest checkpoint recorded: after a deletion or TRUNCATE it writes nothing (a new, smaller checkpoint
+would hide the loss from the next verification), raises an alert and exits non-zero.
+"""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from soc2kit.audit.checkpoints import CheckpointError, compare_with, store_from_settings, write_checkpoint
+from soc2kit.observability.alerts import raise_alert
+
+
+class Command(BaseCommand):
+    help = "Write a signed checkpoint of the audit chain's head to the logs and the checkpoint store."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        store = store_from_settings()
+        try:
+            latest = store.latest()
+            problems = compare_with(latest) if latest is not None else []
+            if problems:
+                raise_alert(
+                    "audit_chain_broken",
+                    f"audit trail behind its latest checkpoint; first: {problems[0]}",
+                    problems=len(problems),
+                )
+                raise CommandError(
+                    "no checkpoint written, the trail is behind the latest one:\n  - "
+                    + "\n  - ".join(problems)
+                )
+            written, where = write_checkpoint(store)
+        except CheckpointError as exc:
+            raise_alert("audit_checkpoint_failed", f"audit checkpoint not written: {exc}")
+            raise CommandError(f"audit checkpoint not written: {exc}") from exc
+        self.stdout.write(self.style.SUCCESS(f"audit {written.describe()} written to {where}"))
