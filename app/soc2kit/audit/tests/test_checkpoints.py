@@ -228,3 +228,11 @@ def test_verify_reads_the_checkpoint_back_from_s3_and_finds_a_truncation(setting
     _as_table_owner("TRUNCATE audit_auditevent")
     with pytest.raises(CommandError, match="holds 0 entries, fewer than the 3"):
         _run("verify_audit_chain")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["verify_audit_chain", "audit_checkpoint"])
+def test_commands_name_a_missing_store_setting(settings, command):
+    settings.AUDIT_CHECKPOINTS = {**settings.AUDIT_CHECKPOINTS, "STORE": "file", "FILE": ""}
+    with pytest.raises(CommandError, match="needs DJANGO_AUDIT_CHECKPOINT_FILE"):
+        _run(command)

@@ -7,6 +7,7 @@ would hide the loss from the next verification), raises an alert and exits non-z
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from soc2kit.audit.checkpoints import CheckpointError, compare_with, store_from_settings, write_checkpoint
@@ -17,7 +18,10 @@ class Command(BaseCommand):
     help = "Write a signed checkpoint of the audit chain's head to the logs and the checkpoint store."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        store = store_from_settings()
+        try:
+            store = store_from_settings()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         try:
             latest = store.latest()
             problems = compare_with(latest) if latest is not None else []

@@ -3,6 +3,7 @@ checkpoint kept outside the database; report every problem, alert and exit 1, or
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from soc2kit.audit import chain
@@ -20,7 +21,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        store = store_from_settings()
+        try:
+            store = store_from_settings()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         checked, breaks = chain.verify()
         problems = [f"entry id={b.event_id}: {b.reason}" for b in breaks]
         try:
