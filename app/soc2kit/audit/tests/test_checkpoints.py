@@ -236,3 +236,21 @@ def test_commands_name_a_missing_store_setting(settings, command):
     settings.AUDIT_CHECKPOINTS = {**settings.AUDIT_CHECKPOINTS, "STORE": "file", "FILE": ""}
     with pytest.raises(CommandError, match="needs DJANGO_AUDIT_CHECKPOINT_FILE"):
         _run(command)
+
+
+@pytest.mark.django_db
+def test_an_explained_loss_is_accepted_with_an_alert_and_verification_resumes(checkpoint_file):
+    _append(3)
+    _run("audit_checkpoint")
+    _as_table_owner("TRUNCATE audit_auditevent")
+    with pytest.raises(CommandError, match="needs a reason"):
+        call_command("audit_checkpoint", "--accept-loss", " ", stdout=StringIO())
+    mail.outbox.clear()
+    out = StringIO()
+    call_command("audit_checkpoint", "--accept-loss", "database restored from backup", stdout=out)
+    assert "audit checkpoint of" in out.getvalue()
+    assert len(mail.outbox) == 1
+    assert "audit_checkpoint_loss_accepted" in mail.outbox[0].subject
+    assert "database restored from backup" in mail.outbox[0].body
+    assert [c["entries"] for c in _checkpoints(checkpoint_file)] == [3, 0]  # the old one stays
+    assert "audit chain OK: 0 entries verified" in _run("verify_audit_chain")
