@@ -2,6 +2,7 @@
 
 import pulumi_aws as aws
 from components.app_secrets import HOST_SECRETS, AppSecrets
+from components.audit_checkpoints import AuditCheckpointBucket
 from components.aws_context import AwsContext
 from components.database import Database
 from components.hosts import Hosts
@@ -53,6 +54,7 @@ transfer = (
     if cfg.ssm_only
     else None
 )
+audit_checkpoints = AuditCheckpointBucket("audit-checkpoints", cfg, ctx, audit_key_arn=keys.keys["audit"].arn)
 hosts = Hosts(
     "hosts",
     cfg,
@@ -69,6 +71,8 @@ hosts = Hosts(
     log_group_arns=[group.arn for group in logs.host_groups.values()],
     transfer_bucket_arn=transfer.bucket.arn if transfer else None,
     transfer_key_arn=keys.keys["ssm_transfer"].arn if transfer else None,
+    audit_checkpoint_bucket_arn=audit_checkpoints.bucket.arn,
+    audit_key_arn=keys.keys["audit"].arn,
 )
 
 pulumi.export("region", cfg.region)
@@ -94,6 +98,7 @@ pulumi.export("secret_arns", {name: secret.arn for name, secret in secrets.secre
 pulumi.export("kms_key_arns", {purpose: key.arn for purpose, key in keys.keys.items()})
 pulumi.export("kms_key_aliases", {purpose: alias.name for purpose, alias in keys.aliases.items()})
 pulumi.export("log_group_names", {kind: group.name for kind, group in logs.host_groups.items()})
+pulumi.export("audit_checkpoint_bucket", audit_checkpoints.bucket.bucket)
 if cfg.multi_host:
     load_balancer = LoadBalancer(
         "edge",

@@ -80,6 +80,8 @@ COMMON_DEFAULTS: dict[str, str] = {
     "db_max_allocated_storage_gb": "100",
     "db_monitoring_interval": "60",
     "secret_recovery_window_days": "30",
+    # Compliance-mode Object Lock retention of the audit checkpoints (a year of evidence at least).
+    "audit_checkpoint_retention_days": "400",
 }
 
 OPTIONAL_KEYS = (
@@ -141,6 +143,7 @@ class StackConfig:
     db_monitoring_interval: int
     log_retention_days: int
     secret_recovery_window_days: int
+    audit_checkpoint_retention_days: int
     key_admin_arns: tuple[str, ...]
     secret_reader_arns: tuple[str, ...]
 
@@ -427,6 +430,7 @@ def parse_config(
         db_monitoring_interval=reader.integer("db_monitoring_interval", 1, 60, MONITORING_INTERVAL_CHOICES),
         log_retention_days=reader.integer("log_retention_days", 90, 3653, LOG_RETENTION_CHOICES),
         secret_recovery_window_days=reader.integer("secret_recovery_window_days", 7, 30),
+        audit_checkpoint_retention_days=reader.integer("audit_checkpoint_retention_days", 365, 3653),
         key_admin_arns=reader.arn_list("key_admin_arns", (root,) if root else ()),
         secret_reader_arns=reader.arn_list("secret_reader_arns", ()),
     )

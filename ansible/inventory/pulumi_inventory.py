@@ -251,6 +251,10 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
     log_groups = check.mapping(
         "log_group_names", _LOG_GROUP, "a CloudWatch Logs group name", REQUIRED_LOG_GROUPS
     )
+    # Signed audit-trail checkpoints (Object Lock); the app host's django_app role writes them there.
+    audit_checkpoint_bucket = check.text(
+        "audit_checkpoint_bucket", _BUCKET, "the S3 bucket of the audit checkpoints", required=False
+    )
     nlb_dns_name = check.text("nlb_dns_name", _DNS_NAME, "the load balancer's DNS name", required=False)
     zone_id = check.text(
         "acme_route53_zone_id", _ZONE_ID, "a Route53 hosted zone id such as Z0123456789ABC", required=False
@@ -317,6 +321,7 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         "soc2kit_kms_key_arns": kms_key_arns,
         "soc2kit_kms_key_aliases": kms_key_aliases,
         "soc2kit_log_group_names": log_groups,
+        "soc2kit_audit_checkpoint_bucket": audit_checkpoint_bucket,
         "soc2kit_nlb_dns_name": nlb_dns_name,
         "soc2kit_acme_route53_zone_id": zone_id,
         "soc2kit_host_count": count,

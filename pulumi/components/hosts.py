@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from config import StackConfig
 
 import pulumi
+from components.audit_checkpoints import audit_checkpoint_statements
 from components.aws_context import AwsContext
 from components.keys import FIELD_ENCRYPTION_CONTEXT_KEY
 
@@ -30,6 +31,8 @@ def host_role_policy(
     log_group_arns: Sequence[pulumi.Input[str]],
     transfer_bucket_arn: pulumi.Input[str] | None = None,
     transfer_key_arn: pulumi.Input[str] | None = None,
+    audit_checkpoint_bucket_arn: pulumi.Input[str] | None = None,
+    audit_key_arn: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[str]:
     statements: list[dict[str, Any]] = [
         {
@@ -94,6 +97,8 @@ def host_role_policy(
                 "Condition": {"StringEquals": {"kms:ViaService": ctx.service("s3")}},
             },
         ]
+    if audit_checkpoint_bucket_arn is not None and audit_key_arn is not None:
+        statements += audit_checkpoint_statements(ctx, audit_checkpoint_bucket_arn, audit_key_arn)
     if cfg.acme_route53_zone_id is not None:
         # DNS-01 behind the load balancer: TXT records under _acme-challenge in one zone, nothing else.
         statements += [
@@ -140,6 +145,8 @@ class Hosts(pulumi.ComponentResource):
         log_group_arns: Sequence[pulumi.Input[str]],
         transfer_bucket_arn: pulumi.Input[str] | None = None,
         transfer_key_arn: pulumi.Input[str] | None = None,
+        audit_checkpoint_bucket_arn: pulumi.Input[str] | None = None,
+        audit_key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Hosts", name, None, opts)
@@ -157,6 +164,8 @@ class Hosts(pulumi.ComponentResource):
                 log_group_arns=log_group_arns,
                 transfer_bucket_arn=transfer_bucket_arn,
                 transfer_key_arn=transfer_key_arn,
+                audit_checkpoint_bucket_arn=audit_checkpoint_bucket_arn,
+                audit_key_arn=audit_key_arn,
             ),
             opts=child,
         )

@@ -15,7 +15,7 @@ from config import StackConfig
 import pulumi
 from components.aws_context import AwsContext
 
-PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption")
+PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption", "audit")
 # Only when operators reach the hosts through SSM: encrypts the Ansible file-transfer bucket.
 TRANSFER_PURPOSE = "ssm_transfer"
 DELETION_WINDOW_DAYS = 30
@@ -135,6 +135,8 @@ def key_policy(
         )
     elif purpose == TRANSFER_PURPOSE:
         statements += _via_service_statements("S3Transfer", ctx, "s3")
+    elif purpose == "audit":  # the audit checkpoint bucket (components/audit_checkpoints.py)
+        statements += _via_service_statements("S3AuditCheckpoints", ctx, "s3")
     elif purpose == "field_encryption":
         statements += [
             {

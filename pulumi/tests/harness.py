@@ -120,7 +120,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ec2/eip:Eip":
             outputs["publicIp"] = f"198.51.100.{10 + int(args.name.split('-')[-2])}"
         elif typ == "aws:s3/bucket:Bucket":
-            outputs["arn"] = f"arn:aws:s3:::{inputs['bucket']}"
+            # A bucket_prefix gets AWS's unique suffix (26 characters) appended.
+            outputs["bucket"] = inputs.get("bucket") or inputs["bucketPrefix"] + "20261203000000000000000001"
+            outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{physical}-0123.elb.{REGION}.amazonaws.com"
         elif typ == "random:index/randomPassword:RandomPassword":
