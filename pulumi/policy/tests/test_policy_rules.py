@@ -1085,7 +1085,7 @@ BAD_CASES: list[Bad] = [
 
 
 def _case_id(case: Bad) -> str:
-    return f"{case.rule}:{case.message[:40]}"
+    return f"{case.rule}:{case.message}"
 
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=[_case_id(c) for c in BAD_CASES])
