@@ -1224,12 +1224,22 @@ S3_BUCKET_GUARDS: tuple[tuple[str, tuple[str, ...], Callable[[Props], bool], str
 )
 
 
+def _judged(good: Callable[[Props], bool], props: Props) -> bool | None:
+    """good(props), or None while a value it reads is not known (preview)."""
+    try:
+        return good(props)
+    except UnknownValueError:
+        return None
+
+
 def s3_bucket_guards(resources: list[Any]) -> Iterator[tuple[str, str]]:
-    """Every bucket has each of S3_BUCKET_GUARDS, from a companion resource naming it."""
+    """Every bucket has each of S3_BUCKET_GUARDS, from a companion resource naming it. A guard whose
+    companion is not known yet (e.g. its key ARN in a first preview) is not judged."""
     for bucket in (r for r in resources if r.resource_type in S3_BUCKETS):
         companions = [r for r in resources if _refers_to(r, "bucket", bucket)]
         for need, types, good, fsbp in S3_BUCKET_GUARDS:
-            if not any(r.resource_type in types and good(r.props) for r in companions):
+            verdicts = [_judged(good, r.props) for r in companions if r.resource_type in types]
+            if not any(v is not False for v in verdicts):
                 yield f"bucket {bucket.name} has no {need} [FSBP {fsbp}]", bucket.urn
 
 

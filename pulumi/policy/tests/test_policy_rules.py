@@ -1327,6 +1327,28 @@ def test_stack_rules_judge_references_by_dependency_while_ids_are_unknown(prod: 
     """In a first preview every id is unknown: the stack rules still pair flow logs, bucket guards,
     rotations and EIPs with their targets, instead of being skipped or reporting false violations."""
     assert analyze_stack(prod, preview=True) == analyze_stack(prod)
+    key_unknown = [
+        Recorded(
+            r.type,
+            r.name,
+            {
+                **r.inputs,
+                "rules": [
+                    {
+                        "applyServerSideEncryptionByDefault": {
+                            "sseAlgorithm": "aws:kms",
+                            "kmsMasterKeyId": UNKNOWN_STRING_VALUE,
+                        }
+                    }
+                ],
+            },
+            r.id,
+        )
+        if r.type in soc2_rules.S3_ENCRYPTION
+        else r
+        for r in prod
+    ]
+    assert analyze_stack(key_unknown, preview=True) == analyze_stack(prod)
     without_flow_log = [r for r in prod if r.type != soc2_rules.FLOW_LOG]
     assert "ec2-vpc-flow-logs-enabled" in {f.policy for f in analyze_stack(without_flow_log, preview=True)}
 
