@@ -58,6 +58,8 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 S3_ENCRYPTION = (
@@ -758,6 +760,23 @@ def logs_retention(props: Props) -> Iterator[str]:
         yield f"log group keeps logs {_show(days)} days; at least {MIN_LOG_RETENTION_DAYS} are required"
 
 
+# --- SNS -----------------------------------------------------------------------------------------
+
+
+def sns_topic_encrypted_cmk(props: Props) -> Iterator[str]:
+    key = str(props.get("kmsMasterKeyId") or "")
+    if not key:
+        yield "SNS topic must be encrypted with a customer-managed KMS key (kmsMasterKeyId)"
+    elif "alias/aws/" in key:
+        yield "SNS topic must use a customer-managed KMS key, not the AWS-managed aws/sns"
+
+
+def sns_topic_policy_not_public(props: Props) -> Iterator[str]:
+    for statement in _statements(props.get("policy")):
+        if _open_to_anyone(statement):
+            yield f"topic policy statement {_sid(statement)} lets anyone act on the topic"
+
+
 # --- S3 ------------------------------------------------------------------------------------------
 
 
@@ -1110,6 +1129,20 @@ RULES: tuple[Rule, ...] = (
         _for([S3_POLICY], s3_policy_tls_only),
         ("S3.5",),
         ("CC6.7", "CC6.6"),
+    ),
+    Rule(
+        "sns-topic-encrypted-cmk",
+        "Alert topics encrypted with a CMK",
+        _for([SNS_TOPIC], sns_topic_encrypted_cmk),
+        (),
+        ("CC6.1", "C1.1"),
+    ),
+    Rule(
+        "sns-topic-policy-not-public",
+        "Topic policies are not public",
+        _for([SNS_TOPIC, SNS_TOPIC_POLICY], sns_topic_policy_not_public),
+        (),
+        ("CC6.1", "CC6.6"),
     ),
     Rule(
         "cloudwatch-log-group-encrypted-cmk",
