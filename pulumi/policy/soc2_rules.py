@@ -1251,9 +1251,9 @@ S3_BUCKET_GUARDS: tuple[tuple[str, tuple[str, ...], Callable[[Props], bool], str
         "S3.17",
     ),
     ("a policy denying plain HTTP", (S3_POLICY,), lambda p: _denies_plain_http(p.get("policy")), "S3.5"),
-    ("versioning enabled", S3_VERSIONING, _versioning_enabled, "S3.14"),
+    ("enabled versioning", S3_VERSIONING, _versioning_enabled, "S3.14"),
     ("an enabled lifecycle rule", S3_LIFECYCLE, _lifecycle_enabled, "S3.13"),
-    ("ACLs disabled (BucketOwnerEnforced)", (S3_OWNERSHIP,), _acls_disabled, "S3.12"),
+    ("disabled ACLs (BucketOwnerEnforced)", (S3_OWNERSHIP,), _acls_disabled, "S3.12"),
 )
 
 
@@ -1273,7 +1273,7 @@ def s3_bucket_guards(resources: list[Any]) -> Iterator[tuple[str, str]]:
         for need, types, good, fsbp in S3_BUCKET_GUARDS:
             verdicts = [_judged(good, r.props) for r in companions if r.resource_type in types]
             if not any(v is not False for v in verdicts):
-                yield f"bucket {bucket.name} has no {need} [FSBP {fsbp}]", bucket.urn
+                yield f"bucket {bucket.name} lacks {need} [FSBP {fsbp}]", bucket.urn
 
 
 def _rotation_exempt_reason(tags: Mapping[str, Any]) -> str | None:

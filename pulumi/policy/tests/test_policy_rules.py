@@ -153,7 +153,7 @@ UNROTATED = [
     ("secretsmanager-rotation", f"secrets-{s}", "no SecretRotation and no RotationExempt tag")
     for s in SECRETS
 ]
-UNVERSIONED_BUCKET = ("s3-buckets-guarded", "ssm-transfer-bucket", r"no versioning enabled \[FSBP S3.14\]")
+UNVERSIONED_BUCKET = ("s3-buckets-guarded", "ssm-transfer-bucket", r"lacks enabled versioning \[FSBP S3.14\]")
 EIPS_BEHIND_NLB = [
     ("ec2-no-public-ip-behind-load-balancer", f"hosts-app-{n}-eip", f"hosts-app-{n} behind a load balancer")
     for n in (1, 2)
@@ -1262,11 +1262,11 @@ def test_flow_log_on_another_vpc_does_not_count(dev: StackRun) -> None:
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
-        (soc2_rules.S3_PUBLIC_ACCESS_BLOCK, r"no a full public access block \[FSBP S3.8\]"),
-        (soc2_rules.S3_ENCRYPTION[0], r"no SSE-KMS default encryption with a customer key \[FSBP S3.17\]"),
-        (soc2_rules.S3_POLICY, r"no a policy denying plain HTTP \[FSBP S3.5\]"),
-        (soc2_rules.S3_LIFECYCLE[0], r"no an enabled lifecycle rule \[FSBP S3.13\]"),
-        (soc2_rules.S3_OWNERSHIP, r"no ACLs disabled \(BucketOwnerEnforced\) \[FSBP S3.12\]"),
+        (soc2_rules.S3_PUBLIC_ACCESS_BLOCK, r"lacks a full public access block \[FSBP S3.8\]"),
+        (soc2_rules.S3_ENCRYPTION[0], r"lacks SSE-KMS default encryption with a customer key \[FSBP S3.17\]"),
+        (soc2_rules.S3_POLICY, r"lacks a policy denying plain HTTP \[FSBP S3.5\]"),
+        (soc2_rules.S3_LIFECYCLE[0], r"lacks an enabled lifecycle rule \[FSBP S3.13\]"),
+        (soc2_rules.S3_OWNERSHIP, r"lacks disabled ACLs \(BucketOwnerEnforced\) \[FSBP S3.12\]"),
     ],
 )
 def test_bucket_without_each_guard_is_reported(dev: StackRun, missing: str, message: str) -> None:
@@ -1279,7 +1279,9 @@ def test_bucket_without_each_guard_is_reported(dev: StackRun, missing: str, mess
     complete = [*dev, versioned]
     assert stack_findings(complete, "s3-buckets-guarded") == []
     findings = stack_findings([r for r in complete if r.type != missing], "s3-buckets-guarded")
-    [finding] = findings
+    # Every bucket of the stack loses that guard; each is named on its own.
+    assert {f.resource for f in findings} == {r.name for r in complete if r.type in soc2_rules.S3_BUCKETS}
+    [finding] = [f for f in findings if f.resource == "ssm-transfer-bucket"]
     assert re.search(message, finding.text), finding
 
 
