@@ -132,6 +132,10 @@ class AppSecrets(pulumi.ComponentResource):
         # writes the values and reads them back on every create and refresh. Never the caller of this
         # run: CI and a person taking turns must not rewrite each other out of the policy.
         others: list[Any] = [*cfg.secret_reader_arns, cfg.deployer_role_arn]
+        # A deleted secret's name stays reserved for its recovery window, so destroy-then-deploy would
+        # fail on fixed names. The suffix is generated once and kept in state (no diff on later runs);
+        # a new stack after a destroy gets a new one.
+        name_suffix = random.RandomId(f"{name}-name-suffix", byte_length=4, opts=child)
         self.secrets = {}
         for secret_name in SECRET_NAMES:
             hosts_read = secret_name not in DEPLOYER_ONLY_SECRETS
@@ -159,9 +163,7 @@ class AppSecrets(pulumi.ComponentResource):
             )
             secret = aws.secretsmanager.Secret(
                 f"{name}-{secret_name}",
-                # A deleted secret's name stays reserved for its recovery window: a generated suffix
-                # lets destroy-then-deploy create new secrets instead of failing on the old names.
-                name_prefix=f"{cfg.secret_name_prefix}/{secret_name}-",
+                name=pulumi.Output.concat(cfg.secret_name_prefix, "/", secret_name, "-", name_suffix.hex),
                 description=DESCRIPTIONS[secret_name],
                 kms_key_id=secrets_key_arn,
                 recovery_window_in_days=cfg.secret_recovery_window_days,

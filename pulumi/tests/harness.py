@@ -116,9 +116,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             outputs["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
         elif typ == "aws:secretsmanager/secret:Secret":
-            # name_prefix: AWS appends a generated suffix to the name, then its own to the ARN.
-            physical = inputs.get("name") or f"{inputs['namePrefix']}20261203080000000000000001"
-            outputs["name"] = physical
             outputs["arn"] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{physical}-AbCdEf"
         elif typ == "aws:rds/instance:Instance":
             outputs["address"] = f"{physical}.abc123.{REGION}.rds.amazonaws.com"

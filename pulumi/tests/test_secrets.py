@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from config import ConfigError
 
-from tests.harness import DEPLOYER_ROLE_ARN, StackRun, generated, key_arn, run_program, stack_config
+from tests.harness import (
+    DEPLOYER_ROLE_ARN,
+    StackRun,
+    generated,
+    generated_hex,
+    key_arn,
+    run_program,
+    stack_config,
+)
 
 # Written out, not imported from the code under test.
 SECRET_NAMES = (
@@ -38,14 +46,14 @@ def resource_policy(run: StackRun, name: str) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in json.loads(inputs["policy"])["Statement"]}
 
 
-def test_the_four_app_secrets_exist_under_generated_names(dev: StackRun) -> None:
-    """name_prefix: AWS appends a unique suffix, so destroy-then-deploy never meets a name still
-    reserved by its deleted predecessor's recovery window."""
-    secrets = dev.of_type(SECRET)
-    assert sorted(s.inputs["namePrefix"] for s in secrets) == sorted(
-        f"soc2kit/dev/{n}-" for n in SECRET_NAMES
+def test_the_four_app_secrets_exist_under_names_unique_per_stack_lifetime(dev: StackRun) -> None:
+    """A deleted secret's name stays reserved for its recovery window: the suffix, generated once and
+    kept in state, gives destroy-then-deploy new names instead of a "scheduled for deletion" error."""
+    suffix = generated_hex("secrets-name-suffix", 4)
+    assert sorted(s.inputs["name"] for s in dev.of_type(SECRET)) == sorted(
+        f"soc2kit/dev/{n}-{suffix}" for n in SECRET_NAMES
     )
-    assert all("name" not in s.inputs for s in secrets)
+    assert dev.one("random:index/randomId:RandomId", "secrets-name-suffix").inputs == {"byteLength": 4}
 
 
 @pytest.mark.parametrize("name", SECRET_NAMES)
