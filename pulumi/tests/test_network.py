@@ -44,6 +44,12 @@ def test_multi_host_app_subnets_reach_the_internet_only_through_the_nat(prod: St
     assert sorted(routes) == ["network-app-default", "network-public-default"]
 
 
+def test_app_subnets_reach_s3_through_the_gateway_endpoint(prod: StackRun) -> None:
+    """The SSM agent's package comes from the regional S3 bucket at first boot."""
+    s3 = prod.one("aws:ec2/vpcEndpoint:VpcEndpoint", "network-endpoint-s3").inputs
+    assert s3["routeTableIds"] == ["network-public-rt-id", "network-private-rt-id", "network-app-rt-id"]
+
+
 def test_single_host_stack_has_no_nat_and_no_app_subnets(dev: StackRun) -> None:
     assert not dev.of_type("aws:ec2/natGateway:NatGateway")
     assert {s.inputs["tags"]["Tier"] for s in dev.of_type(SUBNET)} == {"public", "private"}
