@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from config import ConfigError, StackConfig, parse_config
+from config import ConfigError, StackConfig, check_deploying_identity, parse_config
 
 from tests.harness import ACCOUNT_ID, DEPLOYER_ROLE_ARN, StackRun, run_program, stack_config, stack_file
 
@@ -444,3 +444,29 @@ def test_stack_names_that_cannot_name_resources(stack: str) -> None:
 @pytest.mark.parametrize("name", ["ab-", "a--b", "-ab", "Ab", "a_b", "a", "1ab", "a" * 32])
 def test_app_names_that_cannot_name_resources(name: str) -> None:
     rejects("app_name", "lower-case letters and digits in words joined by single hyphens", app_name=name)
+
+
+@pytest.mark.parametrize(
+    ("deployer", "caller", "allowed"),
+    [
+        (DEPLOYER_ROLE_ARN, "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer/ci", True),
+        (
+            "arn:aws:iam::123456789012:role/ci/soc2kit-deployer",
+            "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer/x",
+            True,
+        ),
+        ("arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:user/ci", True),
+        (DEPLOYER_ROLE_ARN, "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer-old/ci", False),
+        (DEPLOYER_ROLE_ARN, "arn:aws:iam::123456789012:user/soc2kit-deployer", False),
+        ("arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:user/ci2", False),
+    ],
+)
+def test_deploying_identity_must_be_the_configured_deployer(
+    deployer: str, caller: str, allowed: bool
+) -> None:
+    cfg = parse(deployer_role_arn=deployer)
+    if allowed:
+        check_deploying_identity(cfg, caller)
+    else:
+        with pytest.raises(ConfigError, match="assume the deployer role"):
+            check_deploying_identity(cfg, caller)
