@@ -100,9 +100,9 @@ COMMON_DEFAULTS: dict[str, str] = {
     "secret_recovery_window_days": "30",
 }
 
+# Without a default: parse_config reports each one missing.
 REQUIRED_KEYS = ("environment", "ami_id", "deployer_role_arn")
 OPTIONAL_KEYS = (
-    *REQUIRED_KEYS,
     "alert_email",
     "ssh_admin_cidr",
     "ssh_key_name",
@@ -111,7 +111,10 @@ OPTIONAL_KEYS = (
     "secret_reader_arns",
 )
 KNOWN_KEYS = (
-    frozenset(COMMON_DEFAULTS) | {k for d in ENV_DEFAULTS.values() for k in d} | frozenset(OPTIONAL_KEYS)
+    frozenset(COMMON_DEFAULTS)
+    | {k for d in ENV_DEFAULTS.values() for k in d}
+    | frozenset(REQUIRED_KEYS)
+    | frozenset(OPTIONAL_KEYS)
 )
 
 # app_name and stack name: lower-case words joined by single hyphens, so every derived name is valid.
@@ -277,6 +280,14 @@ class StackConfig:
         return fit_name("rds_parameter_group", self.prefix, self.db_parameter_group_family)
 
     @property
+    def db_subnet_group_name(self) -> str:
+        return fit_name("rds_subnet_group", self.prefix, "db")
+
+    @property
+    def alerts_topic_name(self) -> str:
+        return fit_name("sns_topic", self.prefix, "security-alerts")
+
+    @property
     def nlb_name(self) -> str:
         return fit_name("elb", self.prefix, "nlb")
 
@@ -294,14 +305,15 @@ class StackConfig:
         """Every name this stack gives AWS, as label -> (kind in NAME_RULES, name)."""
         names = {
             "DB instance identifier": ("rds_instance", self.db_identifier),
+            # The database component appends 8 generated hex characters.
             "DB final snapshot": ("rds_snapshot", f"{self.db_identifier}-final-0123abcd"),
             "DB parameter group": ("rds_parameter_group", self.db_parameter_group_name),
-            "DB subnet group": ("rds_subnet_group", f"{self.prefix}-db"),
+            "DB subnet group": ("rds_subnet_group", self.db_subnet_group_name),
             "host role": ("iam_role", self.iam_role_name("app-host")),
             "RDS monitoring role": ("iam_role", self.iam_role_name("rds-monitoring")),
             "flow logs role": ("iam_role", self.iam_role_name("vpc-flow-logs")),
             "security group": ("security_group", f"{self.prefix}-endpoints"),
-            "alerts topic": ("sns_topic", f"{self.prefix}-security-alerts"),
+            "alerts topic": ("sns_topic", self.alerts_topic_name),
             "KMS alias": ("kms_alias", f"alias/{self.prefix}-field-encryption"),
             "log group": ("log_group", f"{self.log_group_prefix}/vpc-flow-logs"),
             "secret": ("secret", f"{self.secret_name_prefix}/field_encryption_blind_index_key-"),

@@ -37,7 +37,7 @@ class Alerts(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"{cfg.prefix}-security-alerts",
+            name=cfg.alerts_topic_name,
             display_name=f"{cfg.app_name} {cfg.stack} security alerts",
             kms_master_key_id=alerts_key_arn,
             tags=cfg.tags,

@@ -50,7 +50,7 @@ class Database(pulumi.ComponentResource):
 
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
-            name=f"{cfg.prefix}-db",
+            name=cfg.db_subnet_group_name,
             description="Private subnets only, no internet route",
             subnet_ids=list(subnet_ids),
             tags=cfg.tags,
