@@ -37,9 +37,18 @@ def test_changing_ami_id_is_what_changes_the_hosts_ami() -> None:
 
 
 def test_every_host_boots_with_the_ssm_agent_installer(dev: StackRun, prod: StackRun) -> None:
+    """The script itself is tested in test_user_data.py; here: every host gets it, for its region
+    and architecture, pinned to AWS's key."""
     for run in (dev, prod):
         for host in run.of_type(INSTANCE):
-            assert host.inputs["userData"] == render_user_data("eu-west-1", "amd64")
+            user_data = host.inputs["userData"]
+            assert user_data == render_user_data("eu-west-1", "amd64")
+            assert user_data.startswith("#!/bin/bash\n")
+            assert (
+                "package_dir=https://s3.eu-west-1.amazonaws.com/amazon-ssm-eu-west-1/latest/debian_amd64\n"
+                in user_data
+            )
+            assert "fingerprint=DE92C7DA3E56E92331D62A36BC1F495C97DD04ED\n" in user_data
 
 
 def test_graviton_instance_type_gets_the_arm64_agent() -> None:
