@@ -1,6 +1,7 @@
 """Wires the components together and exports what the Ansible inventory reads. No logic here."""
 
 import pulumi_aws as aws
+from components.alerts import Alerts
 from components.app_secrets import HOST_SECRETS, AppSecrets
 from components.audit_checkpoints import AuditCheckpointBucket
 from components.aws_context import AwsContext
@@ -12,18 +13,18 @@ from components.load_balancer import LoadBalancer
 from components.logs import Logs
 from components.network import Network
 from components.ssm_transfer import SsmTransferBucket
-from config import load_config
+from config import check_deploying_identity, load_config
 
 import pulumi
 
 caller = aws.get_caller_identity()
 cfg = load_config(account_id=caller.account_id)  # raises before any resource is declared
+check_deploying_identity(cfg, caller.arn)
 ctx = AwsContext(
     account_id=caller.account_id,
     partition=aws.get_partition().partition,
     region=cfg.region,
     availability_zones=tuple(aws.get_availability_zones(state="available").names),
-    caller_arn=caller.arn,
 )
 
 identity = HostIdentity("identity", cfg, ctx)
@@ -49,6 +50,9 @@ secrets = AppSecrets(
     db_endpoint=database.instance.address,
     db_port=database.instance.port,
 )
+alerts = Alerts(
+    "alerts", cfg, ctx, alerts_key_arn=keys.keys["alerts"].arn, app_log_group=logs.host_groups["app"]
+)
 transfer = (
     SsmTransferBucket("ssm-transfer", cfg, ctx, transfer_key_arn=keys.keys["ssm_transfer"].arn)
     if cfg.ssm_only
@@ -61,7 +65,7 @@ hosts = Hosts(
     ctx,
     role=identity.role,
     instance_profile=identity.instance_profile,
-    subnet_ids=[s.id for s in network.public_subnets],
+    subnet_ids=[s.id for s in network.host_subnets],
     security_group_id=network.hosts_sg.id,
     volumes_key_arn=keys.keys["volumes"].arn,
     secrets_key_arn=keys.keys["secrets"].arn,
@@ -69,6 +73,8 @@ hosts = Hosts(
     # Not the owner's login: the deployer reads that one (components/app_secrets.py).
     secret_arns={name: secrets.secrets[name].arn for name in HOST_SECRETS},
     log_group_arns=[group.arn for group in logs.host_groups.values()],
+    alerts_topic_arn=alerts.topic.arn,
+    alerts_key_arn=keys.keys["alerts"].arn,
     transfer_bucket_arn=transfer.bucket.arn if transfer else None,
     transfer_key_arn=keys.keys["ssm_transfer"].arn if transfer else None,
     audit_checkpoint_bucket_arn=audit_checkpoints.bucket.arn,
@@ -76,13 +82,16 @@ hosts = Hosts(
 )
 
 pulumi.export("region", cfg.region)
+pulumi.export("ami_id", cfg.ami_id)
+pulumi.export("alerts_topic_arn", alerts.topic.arn)
 pulumi.export("environment", cfg.environment)
 pulumi.export("app_name", cfg.app_name)
 pulumi.export("vpc_id", network.vpc.id)
 pulumi.export("app_host_ids", [host.id for host in hosts.instances])
 pulumi.export("app_host_names", [f"{cfg.prefix}-app-{index + 1}" for index in range(cfg.host_count)])
 pulumi.export("app_host_private_ips", [host.private_ip for host in hosts.instances])
-pulumi.export("app_host_public_ips", [eip.public_ip for eip in hosts.elastic_ips])
+if hosts.elastic_ips:  # hosts behind the load balancer have no public IP
+    pulumi.export("app_host_public_ips", [eip.public_ip for eip in hosts.elastic_ips])
 pulumi.export("app_host_role_arn", identity.role.arn)
 # The inventory picks the connection from this: a CIDR means SSH, null means SSM through the bucket.
 pulumi.export("ssh_admin_cidr", cfg.ssh_admin_cidr)

@@ -15,9 +15,10 @@ from config import StackConfig
 import pulumi
 from components.aws_context import AwsContext
 
-PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption", "audit")
+PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption", "audit", "alerts")
 # Only when operators reach the hosts through SSM: encrypts the Ansible file-transfer bucket.
 TRANSFER_PURPOSE = "ssm_transfer"
+# Fixed, not configurable (config.FIXED_SETTINGS explains why to anyone who tries).
 DELETION_WINDOW_DAYS = 30
 ROTATION_PERIOD_DAYS = 365
 
@@ -133,6 +134,19 @@ def key_policy(
                 },
             }
         )
+    elif purpose == "alerts":
+        # The security-alerts topic: SNS encrypts with it for the hosts that publish (via SNS, their
+        # IAM policy names the key) and for CloudWatch alarms, which publish as the service.
+        statements += _via_service_statements("SnsTopic", ctx, "sns")
+        statements.append(
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        )
     elif purpose == TRANSFER_PURPOSE:
         statements += _via_service_statements("S3Transfer", ctx, "s3")
     elif purpose == "audit":  # the audit checkpoint bucket (components/audit_checkpoints.py)
@@ -177,7 +191,8 @@ class Keys(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Keys", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # protect in prod: a destroyed key makes every backup and log encrypted with it unreadable.
+        child = pulumi.ResourceOptions(parent=self, protect=cfg.environment == "prod")
         self.keys = {}
         self.aliases = {}
         purposes = (*PURPOSES, TRANSFER_PURPOSE) if cfg.ssm_only else PURPOSES
@@ -200,7 +215,7 @@ class Keys(pulumi.ComponentResource):
                 f"{name}-{purpose}-alias",
                 name=f"alias/{cfg.prefix}-{purpose.replace('_', '-')}",
                 target_key_id=key.key_id,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs(
             {

@@ -31,8 +31,7 @@ class SsmTransferBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            # Bucket names are global: the account id and region make it unique and recognisable.
-            bucket=f"{cfg.prefix}-ssm-{ctx.account_id}-{ctx.region}"[:63],
+            bucket=cfg.ssm_bucket_name(ctx.account_id),
             force_destroy=True,  # transient copies only
             tags={**cfg.tags, "Purpose": "ansible-ssm-transfer"},
             opts=child,
@@ -50,6 +49,14 @@ class SsmTransferBucket(pulumi.ComponentResource):
             f"{name}-ownership",
             bucket=self.bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        # Versioning (FSBP S3.14): an overwritten or deleted transfer file stays recoverable until the
+        # lifecycle rule below expires it.
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=child,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -75,6 +82,9 @@ class SsmTransferBucket(pulumi.ComponentResource):
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                         days=OBJECT_LIFETIME_DAYS
+                    ),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=OBJECT_LIFETIME_DAYS
                     ),
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=OBJECT_LIFETIME_DAYS

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from components.keys import PURPOSES, TRANSFER_PURPOSE
 
 from tests.harness import ACCOUNT_ID, StackRun, kms_key_id
 
 KEY = "aws:kms/key:Key"
+# Written out, not imported from components/keys.py: a key dropped from the code fails here.
+PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption", "audit", "alerts")
 # The dev stack reaches its hosts through SSM, so it also has the transfer-bucket key.
-DEV_PURPOSES = (*PURPOSES, TRANSFER_PURPOSE)
+DEV_PURPOSES = (*PURPOSES, "ssm_transfer")
 
 
 def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
@@ -83,12 +84,12 @@ def test_service_keys_usable_only_via_their_service(dev: StackRun, purpose: str,
 
 def test_host_role_decrypts_secrets_only_via_secrets_manager_for_this_stack(dev: StackRun) -> None:
     statement = statements(dev, "secrets")["AppHostsReadTheirSecrets"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"}
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"}
     assert statement["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
     assert statement["Condition"]["StringEquals"] == {
         "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"
     }
-    secret_arns = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:soc2kit/dev/*"
+    secret_arns = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:soc2kit/dev/*"
     assert statement["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": secret_arns}
 
 
@@ -96,21 +97,54 @@ def test_logs_key_limited_to_this_stacks_log_groups(dev: StackRun) -> None:
     statement = statements(dev, "logs")["CloudWatchLogsForThisStacksGroups"]
     assert statement["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
-        "arn:aws:logs:eu-west-1:111122223333:log-group:/soc2kit/dev/*",
-        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/rds/instance/soc2kit-dev-db/*",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/soc2kit/dev/*",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/rds/instance/soc2kit-dev-db/*",
     ]
 
 
 def test_field_encryption_key_requires_app_encryption_context(dev: StackRun) -> None:
     statement = statements(dev, "field_encryption")["AppEnvelopeEncryptionWithAppContext"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"}
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"}
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:app": "soc2kit"}}
 
 
 def test_only_the_field_encryption_and_secrets_keys_name_the_host_role(dev: StackRun) -> None:
-    role = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
+    role = "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"
     naming = {
         p for p in PURPOSES if any(s["Principal"] == {"AWS": role} for s in statements(dev, p).values())
     }
     assert naming == {"secrets", "field_encryption"}
+
+
+def test_alerts_key_serves_sns_for_this_account_and_cloudwatch_alarms(dev: StackRun) -> None:
+    policy = statements(dev, "alerts")
+    assert sorted(policy) == [
+        "CloudWatchAlarmsPublish",
+        "KeyAdministration",
+        "SnsTopicGrants",
+        "SnsTopicUse",
+    ]
+    assert policy["SnsTopicUse"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT_ID}
+    }
+    assert policy["CloudWatchAlarmsPublish"] == {
+        "Sid": "CloudWatchAlarmsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }
+
+
+def test_prod_protects_every_key_dev_none(prod: StackRun, dev: StackRun) -> None:
+    """`pulumi destroy` stops before a prod key: its loss makes backups and logs unreadable."""
+    assert {prod.protected[k.name] for k in prod.of_type(KEY)} == {True}
+    assert len(prod.of_type(KEY)) == len(PURPOSES) + 1  # prod is SSM-only too
+    assert {dev.protected[k.name] for k in dev.of_type(KEY)} == {False}
+
+
+def test_key_policies_do_not_change_with_who_runs_the_deploy(dev: StackRun) -> None:
+    """Administrators come from key_admin_arns (default: the account), never from the caller."""
+    for purpose in DEV_PURPOSES:
+        assert "assumed-role" not in dev.one(KEY, f"keys-{purpose}").inputs["policy"]
