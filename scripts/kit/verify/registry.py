@@ -23,6 +23,8 @@ class Check:
     where: tuple[str, ...] = EVERYWHERE
     # Why the check does not apply where it does not run (shown as a "not applicable" row).
     not_applicable: str = ""
+    # Where the control it evidences is put in place (for CONTROLS.md).
+    implemented_in: str = ""
 
     @property
     def criteria(self) -> tuple[str, ...]:
@@ -37,12 +39,14 @@ CHECKS: tuple[Check, ...] = (
         "testinfra suite (every role's controls), one row per test module",
         SUITE_MAPPING,
         suite.testinfra,
+        implemented_in="the roles (one row per test module below)",
     ),
     Check(
         "sslyze",
         "TLS: Mozilla intermediate profile (sslyze)",
         {"CC6.7": "only TLS 1.2/1.3 with the profile's suites protects data in transit to users"},
         tls.sslyze,
+        implemented_in="templates/nginx, templates/apache (Mozilla intermediate TLS)",
     ),
     Check(
         "testssl",
@@ -52,12 +56,14 @@ CHECKS: tuple[Check, ...] = (
             "CC7.1": "known TLS vulnerabilities (Heartbleed, ROBOT, ...) are looked for on the live endpoint",
         },
         tls.testssl,
+        implemented_in="templates/nginx, templates/apache",
     ),
     Check(
         "certificate",
         "TLS certificate expiry",
         {"CC6.7": "an expired certificate breaks (or invites users to bypass) encryption in transit"},
         tls.certificate_expiry,
+        implemented_in="roles/certbot",
     ),
     Check(
         "observatory",
@@ -67,6 +73,7 @@ CHECKS: tuple[Check, ...] = (
             "(not mapped to CC6.8: response headers are no control over software on our systems)"
         },
         headers.observatory,
+        implemented_in="templates/nginx/snippets, templates/apache, app/config/settings/production.py",
     ),
     Check(
         "check_deploy",
@@ -76,6 +83,7 @@ CHECKS: tuple[Check, ...] = (
             "CC6.7": "SSL redirect and HSTS set in the app's production settings",
         },
         app.check_deploy,
+        implemented_in="app/config/settings/production.py",
     ),
     Check(
         "systemd",
@@ -86,36 +94,42 @@ CHECKS: tuple[Check, ...] = (
             "from installing or starting other software",
         },
         host.systemd_security,
+        implemented_in="roles/django_app, roles/nginx, roles/apache, roles/log_shipping (unit sandboxes)",
     ),
     Check(
         "lynis",
         "Host hardening index (Lynis)",
         {"CC7.1": "an independent configuration scan of each host finds hardening weaknesses"},
         host.lynis,
+        implemented_in="roles/hardening",
     ),
     Check(
         "audit_chain",
         "Audit trail chain verification",
         {"CC7.2": "a changed, removed or inserted audit entry breaks the hash chain and is detected"},
         app.audit_chain,
+        implemented_in="app/soc2kit/audit",
     ),
     Check(
         "data_keys",
         "Field-encryption data key age",
         {"CC6.1": "encryption keys protecting confidential fields at rest are rotated within policy"},
         app.key_ages,
+        implemented_in="app/soc2kit/encryption",
     ),
     Check(
         "pip_audit",
         "Dependency vulnerabilities (pip-audit, locked requirements)",
         {"CC7.1": "the app's locked dependencies are checked against known vulnerabilities"},
         deps.pip_audit,
+        implemented_in="app/requirements/base.txt (hash-pinned lock)",
     ),
     Check(
         "outdated",
         "Dependencies with newer releases (periodic review)",
         {"CC7.1": "input to the periodic patch review (informational: neither pass nor fail)"},
         deps.outdated,
+        implemented_in="app/requirements/base.txt",
     ),
     Check(
         "aws_rds",
@@ -128,6 +142,7 @@ CHECKS: tuple[Check, ...] = (
         aws_live.rds_settings,
         AWS_ONLY,
         NO_AWS_HERE + " (the local PostgreSQL's TLS and roles are tested by testinfra's postgresql row)",
+        implemented_in="pulumi/components/database.py",
     ),
     Check(
         "aws_kms",
@@ -136,6 +151,7 @@ CHECKS: tuple[Check, ...] = (
         aws_live.kms_rotation,
         AWS_ONLY,
         NO_AWS_HERE + " (local keys: see data_keys)",
+        implemented_in="pulumi/components/keys.py",
     ),
     Check(
         "aws_secrets",
@@ -144,6 +160,7 @@ CHECKS: tuple[Check, ...] = (
         aws_live.secrets_encryption,
         AWS_ONLY,
         NO_AWS_HERE + " (local secrets: a 0600 file, tested by testinfra's django_app row)",
+        implemented_in="pulumi/components/app_secrets.py",
     ),
     Check(
         "policy_pack",
@@ -155,6 +172,7 @@ CHECKS: tuple[Check, ...] = (
         aws_live.policy_pack,
         AWS_ONLY,
         "ENV=local has no Pulumi stack",
+        implemented_in="pulumi/policy/soc2_rules.py",
     ),
 )
 
