@@ -38,3 +38,17 @@ def gathered() -> bundle.Gathered:
         started=NOW,
         sources={"Daily results": "fixture"},
     )
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto in this process, with its test credentials and no profile or instance metadata."""
+    from moto import mock_aws
+
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with mock_aws():
+        yield

@@ -73,3 +73,10 @@ def test_cli_early_errors_exit_2(capsys, tmp_path):
     assert "BUNDLE is missing" in capsys.readouterr().err
     assert cli.main(["verify", str(tmp_path)]) == 1
     assert "has no manifest.json" in capsys.readouterr().err
+
+
+def test_the_overview_puts_controls_failing_at_the_end_first(html):
+    table = html.split('<table class="overview">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(\w+)</td><td>[^<]*</td><td class=\"(\w+)\">", table)
+    assert rows == [("sshd", "fail"), ("file_modes", "ok")]
+    assert "<td>1</td><td>21.4</td><td>1/3</td><td>1</td>" in table  # file_modes: drifts, fix, failed, missed

@@ -19,6 +19,8 @@ h1 { font-size: 22px; } h2 { font-size: 17px; margin: 26px 0 4px; }
 .banner { background: #fff3e0; border: 2px solid #e65100; padding: 8px 12px; font-weight: bold; }
 .meta, .drifts { font-size: 13px; color: #424242; margin: 2px 0; }
 .fail { color: #c62828; font-weight: bold; } .ok { color: #2e7d32; font-weight: bold; }
+table.overview { border-collapse: collapse; font-size: 13px; margin: 8px 0 12px; }
+table.overview td, table.overview th { border: 1px solid #cfd8dc; padding: 3px 10px; text-align: left; }
 .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 14px; vertical-align: -1px; }
 """
 
@@ -52,11 +54,14 @@ def control_svg(stats: ControlStats, results: Sequence[DailyResult], period: Per
                 f'height="{ROW_HEIGHT - 6}" fill="{colour}"><title>{escape(label)}</title></rect>'
             )
     axis_y = ROW_HEIGHT * len(stats.hosts) + 16
-    parts.append(f'<text x="{LABEL_WIDTH}" y="{axis_y}" font-size="11">{period.since.isoformat()}</text>')
-    parts.append(
-        f'<text x="{LABEL_WIDTH + PLOT_WIDTH}" y="{axis_y}" font-size="11" text-anchor="end">'
-        f"{period.until.isoformat()}</text>"
-    )
+    # A date under the first day of each week (at most ~10 labels), so a drift can be placed by eye.
+    step = 7 * max(1, round(period.days / 70))
+    for index in range(0, period.days, step):
+        day = period.since + timedelta(days=index)
+        parts.append(
+            f'<text x="{LABEL_WIDTH + index * cell:.2f}" y="{axis_y}" font-size="11">'
+            f"{day.strftime('%m-%d')}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -76,6 +81,29 @@ def _drift_lines(stats: ControlStats) -> list[str]:
                 f"(<b>{drift.hours_to_fix()} h</b> to fix)</li>"
             )
     return lines
+
+
+def overview(stats: Sequence[ControlStats], criteria: Mapping[str, Sequence[str]]) -> str:
+    """One line per control: at a glance, which drifted, how often, and how long the fixes took."""
+    rows = []
+    for item in sorted(
+        stats, key=lambda s: (-sum(d.fixed_at is None for d in s.drifts), -len(s.drifts), s.control)
+    ):
+        fixes = [h for d in item.drifts if (h := d.hours_to_fix()) is not None]
+        unfixed = sum(d.fixed_at is None for d in item.drifts)
+        end = '<td class="fail">FAILING</td>' if unfixed else '<td class="ok">passing</td>'
+        rows.append(
+            f"<tr><td>{escape(item.control)}</td>"
+            f"<td>{escape(', '.join(criteria.get(item.control, [])) or '-')}</td>"
+            f"{end}<td>{len(item.drifts)}</td><td>{max(fixes) if fixes else '-'}</td>"
+            f"<td>{item.failures}/{item.runs}</td><td>{item.missed}</td></tr>"
+        )
+    return (
+        '<table class="overview"><tr><th>control</th><th>criteria</th><th>at the end</th><th>drifts</th>'
+        "<th>longest fix (h)</th><th>failed runs</th><th>host-days without result</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def render(
@@ -102,6 +130,8 @@ def render(
     )
     if not stats:
         out.append('<p class="fail">No daily check result arrived in this period: nothing to show.</p>')
+    else:
+        out.append(overview(stats, criteria))
     for item in stats:
         fixed = [d.hours_to_fix() for d in item.drifts if d.fixed_at is not None]
         open_drifts = sum(d.fixed_at is None for d in item.drifts)
