@@ -10,7 +10,7 @@ import boto3
 import pytest
 from kit import KitError
 from kit.evidence import __main__ as cli
-from kit.evidence import bundle, oscal
+from kit.evidence import bundle, criteria, oscal
 from kit.evidence.signing import KmsSigner, LocalSigner
 from kit.verify.secrets import Scrubber, SecretLeakError
 from moto import mock_aws
@@ -237,3 +237,15 @@ def test_a_period_without_results_claims_nothing(tmp_path, gathered, signer):
     cc = json.loads((made / "summary.json").read_text())["common_criteria"]
     assert {row["coverage"] for row in cc} == {"manual"}
     assert "No daily check result arrived" in (made / "timeline.html").read_text()
+    rows = json.loads((made / "summary.json").read_text())["controls"]
+    assert {row["id"] for row in rows} == {f"daily:{c}" for c in criteria.DAILY_CONTROLS}
+    assert {row["status"] for row in rows} == {"no result"}
+    findings = oscal.validate(made / "assessment-results.json").results[0].findings
+    assert {f.target.status.state.value for f in findings} == {"not-satisfied"}
+
+
+def test_an_expected_daily_control_without_result_is_listed_not_dropped(made):
+    rows = {row["id"]: row for row in json.loads((made / "summary.json").read_text())["controls"]}
+    assert rows["daily:aide"]["status"] == "no result"
+    assert rows["daily:aide"]["runs"] == 0
+    assert "| daily:aide | CC7.2 | NO RESULT | - | 0 | 0 |" in (made / "README.md").read_text()

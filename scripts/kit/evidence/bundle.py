@@ -108,6 +108,25 @@ def control_rows(stats: Sequence[ControlStats], verify: dict[str, Counter[str]])
                 "evidence": ["daily-results.jsonl", "timeline.html"],
             }
         )
+    seen = {item.control for item in stats}
+    for control in sorted(set(criteria.DAILY_CONTROLS) - seen):
+        rows.append(
+            {
+                "id": f"daily:{control}",
+                "title": f"Daily check {control}",
+                "criteria": list(criteria.DAILY_CONTROLS[control]),
+                "status": "no result",
+                "population": None,
+                "runs": 0,
+                "failures": 0,
+                "missed_host_days": None,
+                "time_to_fix_hours": [],
+                "unfixed_at_end": None,
+                "description": "no result in the period: the daily check did not run on any host, or its "
+                "results never reached the log pipeline (nothing is claimed for it)",
+                "evidence": [],
+            }
+        )
     for control_id, counts in sorted(verify.items()):
         runs = sum(counts.values())
         status = "fail" if counts.get("fail") else "pass" if counts.get("pass") else "no result"
@@ -165,13 +184,13 @@ def render_readme(
         "|---|---|---|---|---|---|---|---|",
         *(
             f"| {r['id']} | {', '.join(r['criteria']) or 'not mapped'} | {r['status'].upper()} | "
-            f"{r['population']} | {r['runs']} | {r['failures']} | "
+            f"{_dash(r['population'])} | {r['runs']} | {r['failures']} | "
             f"{', '.join(str(h) for h in r['time_to_fix_hours']) or '-'} | {_dash(r['unfixed_at_end'])} |"
             for r in rows
         ),
         "",
     ]
-    if not rows:
+    if not any(r["runs"] for r in rows):
         out += ["**No control result in this period: nothing here is evidence that a control worked.**", ""]
     out += [
         "## Exceptions (scripts/kit/verify/exceptions.yml)",
