@@ -126,7 +126,7 @@ def test_verify_leaves_disruptive_tests_out(env, make_context, monkeypatch, tmp_
 def test_one_row_per_test_module_with_its_criteria():
     outcome = suite.evaluate_suite(RED, 1)
     rows = {row.control_id: row for row in outcome.controls}
-    assert list(rows) == ["testinfra:hardening"]
+    assert [r for r in rows if rows[r].status != NOT_APPLICABLE] == ["testinfra:hardening"]
     row = rows["testinfra:hardening"]
     assert row.status == FAIL
     assert row.test == "molecule/tests/test_hardening.py"
@@ -157,3 +157,11 @@ def test_a_suite_that_skipped_everything_checked_nothing():
     outcome = suite.evaluate_suite(xml, 0)
     assert outcome.status == ERROR
     assert outcome.summary.startswith("no testinfra test ran")
+
+
+def test_modules_that_did_not_run_are_not_applicable_with_the_reason():
+    rows = {row.control_id: row for row in suite.evaluate_suite(GREEN, 0).controls}
+    assert rows["testinfra:release_lifecycle"].status == NOT_APPLICABLE
+    assert rows["testinfra:release_lifecycle"].summary.startswith("marked disruptive")
+    assert rows["testinfra:nginx"].summary.startswith("no test of this module ran")
+    assert "testinfra:acme_server" not in rows  # test infrastructure, not a control

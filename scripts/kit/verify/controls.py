@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .. import MOLECULE_DIR
+
 
 @dataclass(frozen=True)
 class SuiteControl:
@@ -144,3 +146,9 @@ SUITE_MAPPING = {
 
 def suite_control(module: str) -> SuiteControl | None:
     return next((item for item in SUITE_CONTROLS if item.module == module), None)
+
+
+def disruptive(module: str) -> bool:
+    """A module marked disruptive as a whole changes what it tests: it runs in molecule, never in verify."""
+    path = MOLECULE_DIR / "tests" / f"test_{module}.py"
+    return path.is_file() and "pytestmark = pytest.mark.disruptive" in path.read_text(encoding="utf-8")

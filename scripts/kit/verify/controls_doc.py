@@ -8,18 +8,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import MOLECULE_DIR, ROOT
-from .controls import SUITE_CONTROLS
+from .. import ROOT
+from .controls import SUITE_CONTROLS, disruptive
 from .registry import CHECKS
 from .report import CRITERIA
 
 OUTPUT = ROOT / "CONTROLS.md"
-
-
-def disruptive(module: str) -> bool:
-    """A module marked disruptive as a whole changes what it tests: it runs in molecule, never in verify."""
-    path = MOLECULE_DIR / "tests" / f"test_{module}.py"
-    return path.is_file() and "pytestmark = pytest.mark.disruptive" in path.read_text(encoding="utf-8")
 
 
 def _cell(text: str) -> str:

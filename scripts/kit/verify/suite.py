@@ -9,7 +9,7 @@ from typing import Any
 from .. import MOLECULE_DIR, local
 from ..local import LIVE_CHECKS_ONLY
 from .context import Context
-from .controls import suite_control
+from .controls import SUITE_CONTROLS, disruptive, suite_control
 from .hosts import run_local
 from .result import ERROR, FAIL, NOT_APPLICABLE, PASS, Attachment, ControlRow, Outcome
 
@@ -76,6 +76,23 @@ def control_rows(modules: dict[str, dict[str, Any]]) -> list[ControlRow]:
                 summary=summary,
             )
         )
+    for item in SUITE_CONTROLS:
+        if item.module not in modules and item.criteria:
+            reason = (
+                "marked disruptive: it changes what it tests, so it runs in the molecule scenarios only"
+                if disruptive(item.module)
+                else "no test of this module ran in this deployment (not collected for its scenario)"
+            )
+            rows.append(
+                ControlRow(
+                    f"testinfra:{item.module}",
+                    item.title,
+                    item.criteria,
+                    f"molecule/tests/test_{item.module}.py",
+                    NOT_APPLICABLE,
+                    reason,
+                )
+            )
     return rows
 
 
