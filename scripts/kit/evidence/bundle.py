@@ -147,6 +147,14 @@ def control_rows(stats: Sequence[ControlStats], verify: dict[str, Counter[str]])
                 "evidence": ["verify-reports/"],
             }
         )
+    accepted = _exceptions_text()
+    for row in rows:
+        row["exceptions"] = [
+            f"{e['finding']} (owner {e['owner']}, expires {e['expires']}"
+            + (", EXPIRED)" if e["expired"] else ")")
+            for e in accepted
+            if e["control"] == row["id"]
+        ]
     return rows
 
 
@@ -161,6 +169,21 @@ def _exceptions_text() -> list[dict[str, Any]]:
 
 def _dash(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def _control_line(r: dict[str, Any]) -> str:
+    cells = [
+        r["id"],
+        ", ".join(r["criteria"]) or "not mapped",
+        r["status"].upper(),
+        _dash(r["population"]),
+        str(r["runs"]),
+        str(r["failures"]),
+        ", ".join(str(h) for h in r["time_to_fix_hours"]) or "-",
+        _dash(r["unfixed_at_end"]),
+        "; ".join(r["exceptions"]) or "-",
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def render_readme(
@@ -180,14 +203,10 @@ def render_readme(
         "",
         "Population: the runs expected (one per host and day for the daily checks; each make verify run).",
         "",
-        "| control | criteria | period | population | runs | failures | time to fix (h) | unfixed |",
-        "|---|---|---|---|---|---|---|---|",
-        *(
-            f"| {r['id']} | {', '.join(r['criteria']) or 'not mapped'} | {r['status'].upper()} | "
-            f"{_dash(r['population'])} | {r['runs']} | {r['failures']} | "
-            f"{', '.join(str(h) for h in r['time_to_fix_hours']) or '-'} | {_dash(r['unfixed_at_end'])} |"
-            for r in rows
-        ),
+        "| control | criteria | period | population | runs | failures | time to fix (h) | unfixed "
+        "| exceptions |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(_control_line(r) for r in rows),
         "",
     ]
     if not any(r["runs"] for r in rows):
