@@ -184,6 +184,7 @@ def _verify_report(folder, secret_value):
                 "started": "2026-11-02T10:00:00+00:00",
                 "controls": [
                     {"id": "sslyze", "status": "pass"},
+                    {"id": "testssl", "status": "pass"},
                     {"id": "testinfra:hardening", "status": "fail"},
                 ],
             }
@@ -206,6 +207,12 @@ def test_verify_reports_of_the_period_are_included_and_counted(tmp_path, gathere
     rows = {row["id"]: row for row in json.loads((made / "summary.json").read_text())["controls"]}
     assert rows["testinfra:hardening"]["status"] == "fail"
     assert rows["sslyze"]["criteria"] == ["CC6.7"]
+    # Each control lists its exceptions (exceptions.yml) with owner and expiry.
+    assert [e.split(" (")[0] for e in rows["testssl"]["exceptions"]] == ["cipher_order", "cert_revocation"]
+    assert (
+        "owner soc2kit maintainers (security review), expires 2027-06-30" in rows["testssl"]["exceptions"][0]
+    )
+    assert rows["sslyze"]["exceptions"] == []
 
 
 def test_a_planted_secret_never_reaches_the_bundle(tmp_path, gathered, signer):
