@@ -15,7 +15,7 @@ from kit.evidence.signing import KmsSigner, LocalSigner
 from kit.verify.secrets import Scrubber, SecretLeakError
 from moto import mock_aws
 
-from .conftest import NOW
+from .conftest import NOW, PERIOD
 
 
 @pytest.fixture
@@ -256,3 +256,51 @@ def test_an_expected_daily_control_without_result_is_listed_not_dropped(made):
     assert rows["daily:aide"]["status"] == "no result"
     assert rows["daily:aide"]["runs"] == 0
     assert "| daily:aide | CC7.2 | NO RESULT | - | 0 | 0 |" in (made / "README.md").read_text()
+
+
+def test_the_deploy_history_lists_commits_and_converges_and_says_what_is_missing(tmp_path, gathered, signer):
+    from datetime import UTC, datetime
+
+    from kit.evidence import history
+
+    gathered.commits = [
+        history.Commit("b" * 40, datetime(2026, 11, 2, 9, 0, tzinfo=UTC), "bob", "nginx: HSTS")
+    ]
+    made = bundle.assemble(gathered, tmp_path, Scrubber({}), signer, NOW)
+    readme = (made / "README.md").read_text()
+    assert f"- 2026-11-02 09:00 `{'b' * 12}` bob: nginx: HSTS" in readme
+    assert "Converges run from this machine (.cache/logs) in the period (0):\n\n- none" in readme
+    assert history.NOT_GATHERED in readme
+
+
+def test_converge_logs_of_the_period_are_found_by_name(tmp_path):
+    from kit.evidence import history
+
+    for name in ("20261102T101500Z-default-converge.log", "20261020T101500Z-default-converge.log", "x.log"):
+        (tmp_path / name).write_text("")
+    (found,) = history.converges(PERIOD, tmp_path)
+    assert (found.scenario, found.time.day, found.log) == (
+        "default",
+        2,
+        "20261102T101500Z-default-converge.log",
+    )
+
+
+def test_commits_of_the_period_come_from_git_log(tmp_path):
+    import os
+    import subprocess
+
+    from kit.evidence import history
+
+    def git(*args, when=None):
+        env = {**os.environ, "GIT_AUTHOR_NAME": "bob", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "bob"}
+        env["GIT_COMMITTER_EMAIL"] = "b@x"
+        if when:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, env=env, capture_output=True)
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "before", when="2026-10-20T10:00:00+00:00")
+    git("commit", "-q", "--allow-empty", "-m", "inside", when="2026-11-03T10:00:00+00:00")
+    git("commit", "-q", "--allow-empty", "-m", "after", when="2026-11-05T00:00:01+00:00")
+    assert [c.subject for c in history.commits(PERIOD, tmp_path)] == ["inside"]

@@ -241,11 +241,20 @@ def render_readme(
         "",
         f"Commits of the kit in the period ({len(g.commits)}):",
         "",
-        *(f"- {c.time.strftime('%Y-%m-%d %H:%M')} `{c.sha[:12]}` {c.author}: {c.subject}" for c in g.commits),
+        *(
+            [
+                f"- {c.time.strftime('%Y-%m-%d %H:%M')} `{c.sha[:12]}` {c.author}: {c.subject}"
+                for c in g.commits
+            ]
+            or ["- none"]
+        ),
         "",
         f"Converges run from this machine (.cache/logs) in the period ({len(g.converges)}):",
         "",
-        *(f"- {c.time.strftime('%Y-%m-%d %H:%M')} {c.scenario} ({c.log})" for c in g.converges),
+        *(
+            [f"- {c.time.strftime('%Y-%m-%d %H:%M')} {c.scenario} ({c.log})" for c in g.converges]
+            or ["- none"]
+        ),
         "",
         "## Verify it",
         "",
