@@ -190,3 +190,23 @@ def test_unreachable_host_is_an_error():
         parse_ansible_json(text)
     with pytest.raises(CheckError, match="no JSON"):
         parse_ansible_json("ERROR! the inventory is empty")
+
+
+def test_an_exception_naming_an_unknown_check_stops_the_run_before_any_check(make_context, tmp_path):
+    import dataclasses
+    from datetime import date
+
+    from kit.verify.exceptions import ControlException
+
+    ran = []
+
+    def recording(ctx):
+        ran.append(1)
+        return Outcome(PASS, "fine"), []
+
+    ctx = make_context()
+    typo = ControlException("testsl", "cipher_order", "clients choose", "sec lead", date(2027, 1, 1))
+    ctx.thresholds = dataclasses.replace(ctx.thresholds, exceptions=(typo,))
+    with pytest.raises(KitError, match="unknown control 'testsl'"):
+        runner.run_all(ctx, [_check("a", recording)], Scrubber({}), evidence_dir=tmp_path, out=io.StringIO())
+    assert ran == []

@@ -19,11 +19,12 @@ import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .. import KitError
+from ..verify import exceptions
 from ..verify.provenance import Provenance, banner
 from ..verify.report import utc_stamp
 from ..verify.secrets import Scrubber
@@ -159,10 +160,6 @@ def control_rows(stats: Sequence[ControlStats], verify: dict[str, Counter[str]])
 
 
 def _exceptions_text() -> list[dict[str, Any]]:
-    from datetime import UTC
-
-    from ..verify import exceptions
-
     today = datetime.now(UTC).date()
     return [item.as_dict(today) for item in exceptions.load()]
 

@@ -91,6 +91,13 @@ def run_all(
 
     Exit code: 0 every control that applies passed; 1 a control failed (an expired exception too);
     3 no control failed but at least one could not run."""
+    known = {check.check_id for check in registry.CHECKS}
+    for item in ctx.thresholds.exceptions:  # before any check runs: a typo must not waste a run
+        if item.control not in known:
+            raise KitError(
+                f"exceptions.yml names unknown control {item.control!r}",
+                f"use a check id: {', '.join(sorted(known))}",
+            )
     started = datetime.now(UTC)
     who = provenance or collect(ctx.env)
     if banner(ctx.env):
@@ -108,13 +115,6 @@ def run_all(
         summary = scrubber.scrub(result.summary)
         print(f"    {LABELS[result.status]} in {result.duration_s:.1f} s: {summary}", file=out, flush=True)
         results.append(result)
-    known = {check.check_id for check in registry.CHECKS}
-    for item in ctx.thresholds.exceptions:
-        if item.control not in known:
-            raise KitError(
-                f"exceptions.yml names unknown control {item.control!r}",
-                f"use a check id: {', '.join(sorted(known))}",
-            )
     info = RunInfo(
         env=ctx.env,
         web=ctx.web,
