@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..verify.controls import SUITE_CONTROLS
 from ..verify.registry import CHECKS
@@ -113,7 +114,7 @@ def control_mappings() -> dict[str, Mapping[str, str]]:
     }
 
 
-def coverage(evidenced: Iterable[str]) -> list[dict[str, object]]:
+def coverage(evidenced: Iterable[str]) -> list[dict[str, Any]]:
     """Per CC1..CC9: automated, partly automated or manual, with the controls and the manual template.
 
     `evidenced` are the control ids that produced results in the period (daily or make verify). CC4.1

@@ -133,7 +133,7 @@ def render(
     else:
         out.append(overview(stats, criteria))
     for item in stats:
-        fixed = [d.hours_to_fix() for d in item.drifts if d.fixed_at is not None]
+        fixed = [hours for d in item.drifts if (hours := d.hours_to_fix()) is not None]
         open_drifts = sum(d.fixed_at is None for d in item.drifts)
         state = (
             '<span class="fail">FAILING at the end of the period</span>'

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from .. import ROOT
@@ -20,9 +21,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _criteria(mapping: dict[str, str] | object) -> str:
-    items = dict(mapping)  # type: ignore[call-overload]
-    return "<br>".join(f"**{c}**: {_cell(why)}" for c, why in items.items()) or "none (not a control)"
+def _criteria(mapping: Mapping[str, str]) -> str:
+    return "<br>".join(f"**{c}**: {_cell(why)}" for c, why in mapping.items()) or "none (not a control)"
 
 
 def _unit_tests(check_run_module: str) -> str:
@@ -71,7 +71,7 @@ def render() -> str:
             f"`molecule/tests/test_{item.module}.py` | {evidence} |"
         )
     out += ["", "## The criteria named above", "", "| criterion | what it asks |", "|---|---|"]
-    used = {c for item in (*CHECKS, *SUITE_CONTROLS) for c in item.criteria}
+    used = {c for check in CHECKS for c in check.criteria} | {c for s in SUITE_CONTROLS for c in s.criteria}
     out += [f"| {c} | {meaning} |" for c, meaning in CRITERIA.items() if c in used]
     return "\n".join(out) + "\n"
 

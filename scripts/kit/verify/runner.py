@@ -21,6 +21,7 @@ from .result import (
     ERROR,
     LABELS,
     NOT_APPLICABLE,
+    Attachment,
     CheckError,
     CheckResult,
     ControlRow,
@@ -34,15 +35,13 @@ EVIDENCE_DIR = ROOT / "evidence"
 
 def run_check(check: Check, ctx: Context) -> CheckResult:
     started = time.monotonic()
-    attachments = []
+    attachments: list[Attachment] = []
     try:
         outcome, attachments = check.run(ctx)
     except (CheckError, KitError) as error:
         outcome = Outcome(ERROR, f"could not run: {getattr(error, 'what', None) or error}")
     except Exception as error:  # a bug in a check must not stop the others, and must not pass
         outcome = Outcome(ERROR, f"the check crashed: {type(error).__name__}: {error}")
-        from .result import Attachment
-
         attachments = [Attachment("traceback.txt", traceback.format_exc())]
     for criterion in check.criteria:
         if criterion not in CRITERIA:
