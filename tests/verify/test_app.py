@@ -124,3 +124,8 @@ def test_an_empty_audit_chain_is_no_pass():
     assert outcome.status == ERROR
     assert outcome.summary.startswith("nothing was checked: the audit chain has 0 entries")
     assert outcome.figures["app"]["entries_verified"] == 0
+
+
+def test_check_deploy_on_no_host_is_no_pass():
+    outcome = app.evaluate_check_deploy({})
+    assert (outcome.status, outcome.summary) == (ERROR, "nothing was checked: no app host")

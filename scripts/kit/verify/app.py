@@ -37,6 +37,8 @@ def manage(ctx: Context, host: str, *args: str) -> tuple[int, str]:
 
 def evaluate_check_deploy(outputs: dict[str, tuple[int, str]]) -> Outcome:
     figures: dict[str, Any] = {}
+    if not outputs:
+        return Outcome(ERROR, "nothing was checked: no app host")
     problems = []
     for host, (code, output) in outputs.items():
         match = _ISSUES.search(output)
