@@ -314,16 +314,10 @@ def assemble(g: Gathered, out_dir: Path, scrubber: Scrubber, signer: Signer, now
                 if path.is_file():
                     text = path.read_bytes().decode("utf-8", errors="replace")
                     _write(target, path.relative_to(source).as_posix(), text, scrubber)
-        mapping = {f"daily:{s.control}": rows[i]["criteria"] for i, s in enumerate(stats)}
+        daily_criteria = {s.control: list(criteria.DAILY_CONTROLS.get(s.control, {})) for s in stats}
         title = f"SOC2 controls, ENV={g.env}, {g.period.label()}"
-        _write(
-            folder,
-            "timeline.html",
-            timeline.render(
-                title, banner(g.env), g.period, stats, g.daily, {k[6:]: v for k, v in mapping.items()}
-            ),
-            scrubber,
-        )
+        page = timeline.render(title, banner(g.env), g.period, stats, g.daily, daily_criteria)
+        _write(folder, "timeline.html", page, scrubber)
         for item in cc:
             _write(folder, f"manual/{item['criterion']}.md", manual_template(item, g), scrubber)
         document = oscal.build(title, g.env, g.period, rows, now, banner(g.env))
