@@ -30,5 +30,5 @@ def test_one_row_per_control_with_test_and_check():
     criteria_rows = [line for line in rows if line.startswith(("| CC", "| A1", "| C1"))]
     assert len(rows) - len(criteria_rows) == len(checks) + len(SUITE_CONTROLS)
     assert "| `molecule/tests/test_hardening.py` | `testinfra` (row `testinfra:hardening`) |" in text
-    assert "`molecule/tests/test_release_lifecycle.py` | molecule only (disruptive) |" in text
+    assert "`molecule/tests/test_release_lifecycle.py` | molecule only (marked disruptive) |" in text
     assert "| `tests/verify/test_tls.py` | `sslyze` | local, aws |" in text

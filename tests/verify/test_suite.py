@@ -165,3 +165,12 @@ def test_modules_that_did_not_run_are_not_applicable_with_the_reason():
     assert rows["testinfra:release_lifecycle"].summary.startswith("marked disruptive")
     assert rows["testinfra:nginx"].summary.startswith("no test of this module ran")
     assert "testinfra:acme_server" not in rows  # test infrastructure, not a control
+
+
+def test_test_infrastructure_modules_get_no_control_row():
+    xml = GREEN.replace(
+        'classname="test_hardening" name="test_firewall', 'classname="test_acme_server" name="test_pebble'
+    )
+    rows = {row.control_id for row in suite.evaluate_suite(xml, 0).controls}
+    assert "testinfra:acme_server" not in rows
+    assert "testinfra:hardening" in rows

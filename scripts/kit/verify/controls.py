@@ -96,7 +96,7 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
     ),
     SuiteControl(
         "log_shipping_outage",
-        "No log line is lost while the collector is down (disruptive: molecule only)",
+        "No log line is lost while the collector is down",
         {"CC7.2": "the disk queue keeps every line through a collector outage"},
         "roles/log_shipping",
     ),
@@ -111,7 +111,7 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
     ),
     SuiteControl(
         "release_lifecycle",
-        "Releases: zero-downtime deploy, a failing release refused, rollback (disruptive: molecule only)",
+        "Releases: zero-downtime deploy, a failing release refused, rollback",
         {"CC8.1": "a release that fails its readiness check never takes traffic; rollback is tested"},
         "roles/django_app (release tasks)",
     ),

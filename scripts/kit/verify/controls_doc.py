@@ -61,11 +61,12 @@ def render() -> str:
         "|---|---|---|---|---|",
     ]
     for item in SUITE_CONTROLS:
-        evidence = (
-            "molecule only (disruptive)"
-            if disruptive(item.module)
-            else f"`testinfra` (row `testinfra:{item.module}`)"
-        )
+        if not item.criteria:
+            evidence = "- (not a control)"
+        elif disruptive(item.module):
+            evidence = "molecule only (marked disruptive)"
+        else:
+            evidence = f"`testinfra` (row `testinfra:{item.module}`)"
         out.append(
             f"| {_cell(item.title)} | {_criteria(item.mapping)} | {_cell(item.implemented_in)} | "
             f"`molecule/tests/test_{item.module}.py` | {evidence} |"

@@ -55,6 +55,8 @@ def control_rows(modules: dict[str, dict[str, Any]]) -> list[ControlRow]:
     rows = []
     for module, counts in sorted(modules.items()):
         known = suite_control(module)
+        if known is not None and not known.criteria:
+            continue  # test infrastructure (the local ACME server): in the JUnit, not a control row
         passed = counts["tests"] - counts["failed"] - counts["skipped"]
         summary = f"{passed} passed, {counts['failed']} failed, {counts['skipped']} skipped"
         if counts["failed"]:
