@@ -105,3 +105,28 @@ def test_make_evidence_on_aws_end_to_end(aws, monkeypatch, tmp_path, capsys):
     assert json.loads((made / "manifest.sig.json").read_text())["key_arn"] == key_arn
     assert bundle.verify_bundle(made, kms_client=kms) == f"KMS key {key_arn}"
     assert "Check it: make evidence-verify BUNDLE=" in capsys.readouterr().err
+
+
+def test_make_evidence_local_then_evidence_verify_accepts_and_then_rejects_one_byte(
+    monkeypatch, tmp_path, capsys
+):
+    """The issue's done-when on ENV=local, with podman faked: build, verify, change one byte, verify."""
+    from kit.evidence import signing
+
+    monkeypatch.setattr(sources, "PodmanHosts", FakePodman)
+    monkeypatch.setattr(sources, "_running", lambda container, env: True)
+    monkeypatch.setattr(cli, "EVIDENCE_DIR", tmp_path / "evidence")
+    monkeypatch.setattr(signing, "LOCAL_KEY_FILE", tmp_path / "cache" / "signing-key.pem")
+    monkeypatch.setattr(
+        cli, "LocalSigner", lambda: signing.LocalSigner(tmp_path / "cache" / "signing-key.pem")
+    )
+    assert cli.main(["build", "local", "2026-11-01", "2026-11-04"]) == 0
+    assert "NOT PRODUCTION: ENV=local" in capsys.readouterr().err
+    made = next((tmp_path / "evidence" / "local").glob("bundle-2026-11-01_2026-11-04-*"))
+    assert SECRET not in "".join(p.read_text() for p in made.rglob("*") if p.is_file())
+    assert cli.main(["verify", str(made), "--public-key", str(made / "signing-public-key.pem")]) == 0
+    data = bytearray((made / "assessment-results.json").read_bytes())
+    data[-3] ^= 0x20
+    (made / "assessment-results.json").write_bytes(bytes(data))
+    assert cli.main(["verify", str(made)]) == 1
+    assert "changed: assessment-results.json" in capsys.readouterr().err
