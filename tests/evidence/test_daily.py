@@ -51,6 +51,11 @@ def test_a_malformed_result_line_is_an_error_naming_it(line, named):
 def test_lines_without_a_result_are_ignored():
     assert daily.parse_line('app sshd[1]: {"user": "x"}') is None
     assert daily.parse_line("plain text") is None
+    # sudo logs the command an admin ran on the collector: it names the marker but holds no result.
+    assert (
+        daily.parse_line('sudo: admin : COMMAND=/usr/bin/grep -rhF "soc2kit_check" /var/log/remote') is None
+    )
+    assert daily.parse_line('app: {"message": "grep \\"soc2kit_check\\" found 3 lines"}') is None
 
 
 def test_per_control_population_runs_failures_and_time_to_fix():

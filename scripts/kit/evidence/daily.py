@@ -10,6 +10,7 @@ the message), on AWS into the stack's CloudWatch Logs groups.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 from .. import KitError
 
 MARKER = '"soc2kit_check"'
+_KEY = re.compile(r'"soc2kit_check"\s*:')
 STATUSES = ("pass", "fail")
 
 
@@ -43,8 +45,8 @@ def parse_line(line: str) -> DailyResult | None:
     A line that carries the marker but not the shape is an error naming the line: a result the
     evidence silently dropped would make a failing day look like a day that never ran."""
     start = line.find("{")
-    if MARKER not in line or start < 0:
-        return None
+    if start < 0 or not _KEY.search(line, start):
+        return None  # no result (a command line that merely names the marker, for example)
     try:
         data: Any = json.loads(line[start:])
     except ValueError:
