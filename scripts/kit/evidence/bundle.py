@@ -31,12 +31,11 @@ from ..verify.secrets import Scrubber
 from . import criteria, history, oscal, timeline
 from .daily import DailyResult
 from .period import ControlStats, Period, control_stats
-from .signing import LocalSigner, Signer
+from .signing import PUBLIC_KEY_FILE, LocalSigner, Signer
 from .signing import verify as verify_signature
 
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig.json"
 TIME = "%Y-%m-%d %H:%M:%S UTC"
-PUBLIC_KEY = "signing-public-key.pem"
 
 
 @dataclass
@@ -350,7 +349,7 @@ def assemble(g: Gathered, out_dir: Path, scrubber: Scrubber, signer: Signer, now
         _write(folder, "summary.json", json.dumps(summary, indent=2) + "\n", scrubber)
         _write(folder, "README.md", render_readme(g, rows, cc, ended), scrubber)
         if isinstance(signer, LocalSigner):
-            _write(folder, PUBLIC_KEY, signer.public_key_pem(), scrubber)
+            _write(folder, PUBLIC_KEY_FILE, signer.public_key_pem(), scrubber)
         scrubber.scan_folder(folder)
         manifest = {
             "env": g.env,
@@ -389,7 +388,7 @@ def verify_bundle(folder: Path, kms_client: Any = None, expected_public_key: Pat
     if (
         expected_public_key is not None
         and signature.get("algorithm") == "ed25519"
-        and (folder / signature["public_key_file"]).read_bytes() != expected_public_key.read_bytes()
+        and (folder / PUBLIC_KEY_FILE).read_bytes() != expected_public_key.read_bytes()
     ):
         raise KitError(
             f"the bundle is signed by another key than {expected_public_key}",

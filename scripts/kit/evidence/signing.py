@@ -20,6 +20,8 @@ LOCAL_KEY_FILE = ROOT / ".cache" / "evidence" / "signing-key.pem"
 KMS_ALGORITHM = "ECDSA_SHA_256"
 ED25519 = "ed25519"
 STACK_OUTPUT = "evidence_signing_key_arn"
+# The one place a bundle keeps its Ed25519 public key (a name in the signature file is never followed).
+PUBLIC_KEY_FILE = "signing-public-key.pem"
 
 
 class Signer(Protocol):
@@ -65,7 +67,7 @@ class LocalSigner:
     def sign(self, message: bytes) -> dict[str, Any]:
         return {
             "algorithm": ED25519,
-            "public_key_file": "signing-public-key.pem",
+            "public_key_file": PUBLIC_KEY_FILE,
             "public_key_sha256": hashlib.sha256(self.public_key_pem().encode()).hexdigest(),
             "signature": _b64(self.key.sign(message)),
         }
@@ -103,7 +105,7 @@ def verify(message: bytes, signature: dict[str, Any], folder: Path, kms_client: 
             f"the signature file is malformed ({error})", "the bundle cannot be trusted"
         ) from error
     if algorithm == ED25519:
-        pem = (folder / signature["public_key_file"]).read_bytes()
+        pem = (folder / PUBLIC_KEY_FILE).read_bytes()
         key = serialization.load_pem_public_key(pem)
         if not isinstance(key, Ed25519PublicKey):
             raise KitError("the bundle's public key is not Ed25519", "the bundle cannot be trusted")
