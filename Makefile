@@ -69,3 +69,13 @@ loadtest: ## Load test of the running local stack: through the web server and di
 .PHONY: faulttest
 faulttest: ## Fault tests on the running local stack: break one thing, check, restore (ENV=local)
 	@scripts/faulttest.sh "$(ENV)" "$(WEB)"
+
+.PHONY: evidence evidence-verify controls
+evidence: ## Signed evidence bundle of a period: ENV=... SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] (evidence/<ENV>/bundle-*)
+	@PYTHONPATH=scripts $(BIN)/python -m kit.evidence build "$(ENV)" "$(SINCE)" "$(UNTIL)" --web "$(WEB)"
+
+evidence-verify: ## Check a bundle: BUNDLE=evidence/<ENV>/bundle-... (exit 1 on any added, removed or changed file)
+	@PYTHONPATH=scripts $(BIN)/python -m kit.evidence verify "$(BUNDLE)" $(if $(PUBLIC_KEY),--public-key "$(PUBLIC_KEY)")
+
+controls: setup ## Regenerate CONTROLS.md (one row per control) from scripts/kit/verify/
+	@PYTHONPATH=scripts $(BIN)/python -m kit.verify.controls_doc --write

@@ -116,9 +116,16 @@ def test_recorded_check_deploy_of_a_deployed_app_names_w021():
     assert "security.W021" in outcome.summary
 
 
-def test_recorded_audit_chain_run_passes():
+def test_an_empty_audit_chain_is_no_pass():
+    """The recorded run of a fresh stack printed "audit chain OK: 0 entries verified": nothing was checked."""
     from .conftest import fixture_text
 
     outcome = app.evaluate_audit_chain({"app": (0, fixture_text("verify-audit-chain-ok.txt"))})
-    assert outcome.status == PASS
+    assert outcome.status == ERROR
+    assert outcome.summary.startswith("nothing was checked: the audit chain has 0 entries")
     assert outcome.figures["app"]["entries_verified"] == 0
+
+
+def test_check_deploy_on_no_host_is_no_pass():
+    outcome = app.evaluate_check_deploy({})
+    assert (outcome.status, outcome.summary) == (ERROR, "nothing was checked: no app host")

@@ -37,6 +37,8 @@ def manage(ctx: Context, host: str, *args: str) -> tuple[int, str]:
 
 def evaluate_check_deploy(outputs: dict[str, tuple[int, str]]) -> Outcome:
     figures: dict[str, Any] = {}
+    if not outputs:
+        return Outcome(ERROR, "nothing was checked: no app host")
     problems = []
     for host, (code, output) in outputs.items():
         match = _ISSUES.search(output)
@@ -78,6 +80,14 @@ def evaluate_audit_chain(outputs: dict[str, tuple[int, str]]) -> Outcome:
             broken.append(f"{host}: {line}")
     if broken:
         return Outcome(FAIL, "; ".join(broken), figures)
+    if not any(f["entries_verified"] for f in figures.values()):
+        # An empty chain proves nothing about tampering: never a pass.
+        return Outcome(
+            ERROR,
+            "nothing was checked: the audit chain has 0 entries (no audited action yet; "
+            "log in to the app once and run again)",
+            figures,
+        )
     counts = ", ".join(f"{h} {f['entries_verified']} entries" for h, f in figures.items())
     return Outcome(PASS, f"audit chain intact: {counts}", figures)
 
