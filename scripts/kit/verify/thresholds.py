@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +59,13 @@ def _units(path: Path, key: str, value: Any) -> dict[str, float]:
     return value
 
 
-def load(path: Path | None = None, exceptions_path: Path | None = None) -> Thresholds:
+def load(
+    path: Path | None = None, exceptions_path: Path | None = None, today: date | None = None
+) -> Thresholds:
+    """`today` decides which exceptions are still in force (the real date unless a test pins it)."""
     path = path or Path(os.environ.get("KIT_VERIFY_THRESHOLDS") or DEFAULT_FILE)
-    accepted = exception_file.load(exceptions_path)
-    today = datetime.now(UTC).date()
+    today = today or datetime.now(UTC).date()
+    accepted = exception_file.load(exceptions_path, today=today)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
