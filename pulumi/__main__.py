@@ -106,6 +106,7 @@ pulumi.export("db_admin_secret_arn", database.master_secret_arn)
 pulumi.export("secret_arns", {name: secret.arn for name, secret in secrets.secrets.items()})
 pulumi.export("kms_key_arns", {purpose: key.arn for purpose, key in keys.keys.items()})
 pulumi.export("kms_key_aliases", {purpose: alias.name for purpose, alias in keys.aliases.items()})
+pulumi.export("evidence_signing_key_arn", keys.signing_key.arn)
 pulumi.export("log_group_names", {kind: group.name for kind, group in logs.host_groups.items()})
 pulumi.export("audit_checkpoint_bucket", audit_checkpoints.bucket.bucket)
 if cfg.multi_host:

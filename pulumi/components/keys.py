@@ -7,6 +7,7 @@ field-encryption key directly, only with the app's encryption context.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi_aws as aws
@@ -21,6 +22,10 @@ TRANSFER_PURPOSE = "ssm_transfer"
 # Fixed, not configurable (config.FIXED_SETTINGS explains why to anyone who tries).
 DELETION_WINDOW_DAYS = 30
 ROTATION_PERIOD_DAYS = 365
+# Signs the SOC2 evidence bundles of `make evidence` (an asymmetric key: KMS cannot rotate those, and a
+# bundle must stay verifiable against the same public key for the whole audit period and after).
+SIGNING_PURPOSE = "evidence_signing"
+SIGNING_KEY_SPEC = "ECC_NIST_P256"
 
 ADMIN_ACTIONS = [
     "kms:Create*",
@@ -178,9 +183,34 @@ def key_policy(
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def signing_key_policy(cfg: StackConfig) -> str:
+    """Administrators manage it; only the deployer and the named secret readers (the people and CI who
+    run `make evidence`) sign with it; anyone the account's IAM allows may verify or fetch the public key."""
+    signers = sorted({cfg.deployer_role_arn, *cfg.secret_reader_arns})
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": list(cfg.key_admin_arns)},
+            "Action": ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "EvidenceSigners",
+            "Effect": "Allow",
+            "Principal": {"AWS": signers},
+            "Action": ["kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}},
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 class Keys(pulumi.ComponentResource):
     keys: dict[str, aws.kms.Key]
     aliases: dict[str, aws.kms.Alias]
+    signing_key: aws.kms.Key
 
     def __init__(
         self,
@@ -217,8 +247,20 @@ class Keys(pulumi.ComponentResource):
                 target_key_id=key.key_id,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.signing_key = aws.kms.Key(
+            f"{name}-{SIGNING_PURPOSE}",
+            description=f"{cfg.prefix}: evidence bundle signing (asymmetric, CC4.1)",
+            key_usage="SIGN_VERIFY",
+            customer_master_key_spec=SIGNING_KEY_SPEC,
+            deletion_window_in_days=DELETION_WINDOW_DAYS,
+            bypass_policy_lockout_safety_check=False,
+            policy=signing_key_policy(cfg),
+            tags={**cfg.tags, "Purpose": SIGNING_PURPOSE},
+            opts=child,
+        )
         self.register_outputs(
             {
+                "signing_key_arn": self.signing_key.arn,
                 "key_arns": {purpose: key.arn for purpose, key in self.keys.items()},
                 "alias_names": {purpose: alias.name for purpose, alias in self.aliases.items()},
             }

@@ -22,8 +22,31 @@ def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
 
 
 def test_one_customer_managed_key_per_purpose(dev: StackRun, dev_with_ssh: StackRun) -> None:
-    assert sorted(k.name for k in dev.of_type(KEY)) == sorted(f"keys-{p}" for p in DEV_PURPOSES)
-    assert sorted(k.name for k in dev_with_ssh.of_type(KEY)) == sorted(f"keys-{p}" for p in PURPOSES)
+    encryption_keys = [k.name for k in dev.of_type(KEY) if k.inputs["keyUsage"] == "ENCRYPT_DECRYPT"]
+    assert sorted(encryption_keys) == sorted(f"keys-{p}" for p in DEV_PURPOSES)
+    with_ssh = [k.name for k in dev_with_ssh.of_type(KEY) if k.inputs["keyUsage"] == "ENCRYPT_DECRYPT"]
+    assert sorted(with_ssh) == sorted(f"keys-{p}" for p in PURPOSES)
+
+
+def test_evidence_bundles_are_signed_with_an_asymmetric_key_only_the_deployer_and_readers_use(
+    prod: StackRun,
+) -> None:
+    key = prod.one(KEY, "keys-evidence_signing")
+    assert key.inputs["keyUsage"] == "SIGN_VERIFY"
+    assert key.inputs["customerMasterKeySpec"] == "ECC_NIST_P256"  # make evidence signs ECDSA_SHA_256
+    assert "enableKeyRotation" not in key.inputs  # KMS rotates no asymmetric key; bundles outlive a year
+    assert key.inputs["deletionWindowInDays"] == 30
+    assert prod.protected["keys-evidence_signing"] is True
+    assert prod.exports["evidence_signing_key_arn"] == (
+        f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{kms_key_id('keys-evidence_signing')}"
+    )
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert set(statements) == {"KeyAdministration", "EvidenceSigners"}
+    signers = statements["EvidenceSigners"]
+    assert signers["Principal"] == {"AWS": ["arn:aws:iam::123456789012:role/soc2kit-deployer"]}
+    assert signers["Action"] == ["kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"]
+    assert signers["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}
+    assert "kms:Sign" not in statements["KeyAdministration"]["Action"]
 
 
 @pytest.mark.parametrize("purpose", DEV_PURPOSES)
@@ -140,7 +163,8 @@ def test_alerts_key_serves_sns_for_this_account_and_cloudwatch_alarms(dev: Stack
 def test_prod_protects_every_key_dev_none(prod: StackRun, dev: StackRun) -> None:
     """`pulumi destroy` stops before a prod key: its loss makes backups and logs unreadable."""
     assert {prod.protected[k.name] for k in prod.of_type(KEY)} == {True}
-    assert len(prod.of_type(KEY)) == len(PURPOSES) + 1  # prod is SSM-only too
+    # prod is SSM-only too (+ the transfer key), and has the evidence-signing key (+1)
+    assert len(prod.of_type(KEY)) == len(PURPOSES) + 2
     assert {dev.protected[k.name] for k in dev.of_type(KEY)} == {False}
 
 

@@ -128,7 +128,8 @@ def test_ci_and_a_person_taking_turns_write_identical_policies() -> None:
     person = run_program(
         config, stack="turns", caller_arn="arn:aws:sts::123456789012:assumed-role/Operator/alice"
     )
-    assert len(policies(ci)) == 4 + 8  # 4 secret policies, 8 key policies (7 purposes + SSM transfer)
+    # 4 secret policies, 9 key policies (7 purposes, SSM transfer, evidence signing)
+    assert len(policies(ci)) == 4 + 9
     assert policies(ci) == policies(person)
     for document in policies(ci).values():
         assert "Operator/alice" not in document
