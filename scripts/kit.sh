@@ -3,7 +3,7 @@
 # (scripts/kit/, tested in tests/deploy/). Usage: scripts/kit.sh ACTION ENV [WEB]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-action="${1:?usage: scripts/kit.sh ACTION ENV [WEB]}" env="${2:-local}" web="${3:-nginx}"
+action="${1:?usage: scripts/kit.sh ACTION ENV [WEB]}" env="${2:-local}" web="${3:-}"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   # ENV=local sets itself up on a fresh machine; the AWS environments need `make setup` first.
   if [ "$action" = deploy ] && [ "$env" = local ]; then

@@ -23,10 +23,16 @@ from kit.preflight import (
 )
 from moto import mock_aws
 
-from .conftest import ROOT, VENV_BIN, FakeBin
+from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin
 
 REAL_PULUMI = ROOT / "pulumi"
 REAL_ANSIBLE = ROOT / "ansible"
+REAL_SITE = """soc2kit_public_hostnames: [app.acme-corp.io]
+soc2kit_contact_email: security@acme-corp.io
+web_server: nginx
+soc2kit_hsts_preload: false
+"""
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 def ctx(env: str = "prod", path: str = "", **kwargs: Any) -> Context:
@@ -143,8 +149,7 @@ def test_example_site_settings_are_refused(tmp_path: Path) -> None:
     assert problem is not None
     assert "soc2kit_public_hostnames" in problem.what
     assert "soc2kit_contact_email" in problem.what
-    real = "soc2kit_public_hostnames: [app.acme-corp.io]\nsoc2kit_contact_email: security@acme-corp.io\n"
-    assert check_site_settings(ctx("prod", ansible_dir=ansible_copy(tmp_path, real))) is None
+    assert check_site_settings(ctx("prod", ansible_dir=ansible_copy(tmp_path, REAL_SITE))) is None
 
 
 def test_bundled_collections_are_found() -> None:
@@ -205,12 +210,22 @@ def test_preflight_passes_with_tools_credentials_and_valid_config(
     tmp_path: Path, fakebin: FakeBin, fake_aws_credentials: None
 ) -> None:
     fakebin.add("pulumi", "session-manager-plugin")
-    real = "soc2kit_public_hostnames: [app.acme-corp.io]\nsoc2kit_contact_email: security@acme-corp.io\n"
+    bundle = tmp_path / "global-bundle.pem"
+    bundle.write_bytes(PEM)
     context = Context(
         env="prod",
-        environ={"PATH": f"{fakebin.directory}:{VENV_BIN}", "AUTO_APPROVE": "1"},
-        ansible_dir=ansible_copy(tmp_path, real),
+        environ={
+            "PATH": f"{fakebin.directory}:{VENV_BIN}",
+            "AUTO_APPROVE": "1",
+            "FAKE_PULUMI_OUT_whoami": str(FIXTURES / "pulumi-whoami-cloud.txt"),
+            "FAKE_PULUMI_OUT_stack_ls": str(FIXTURES / "pulumi-stack-ls.json"),
+        },
+        ansible_dir=ansible_copy(tmp_path, REAL_SITE),
+        rds_ca_bundle=bundle,
     )
     with mock_aws():
         assert run_preflight(context, action="deploy", interactive=False) == "123456789012"
-    assert fakebin.calls() == ["pulumi whoami --non-interactive"]
+    assert fakebin.calls() == [
+        "pulumi whoami --verbose --non-interactive",
+        "pulumi stack ls --json --non-interactive",
+    ]
