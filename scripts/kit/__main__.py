@@ -10,7 +10,7 @@ import os
 import sys
 
 from . import LOCAL, KitError, ami, aws, check_env, check_web, local
-from .preflight import context, profile_env, run_preflight
+from .preflight import context, export_stack_profile, run_preflight
 from .stages import Pipeline
 
 ACTIONS = ("deploy", "plan", "destroy", "rollback", "verify", "preflight", "ami")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         web = check_web(args.web) if args.web else ""
         if env != LOCAL:
             # boto3 here and every child (Ansible, SSM plugin) use the stack's aws:profile, as Pulumi does.
-            os.environ.update(profile_env(context(env)))
+            export_stack_profile(context(env), os.environ)
         pipeline = build(args.action, env, web, dict(os.environ))
     except KitError as error:
         print(f"ERROR: {error.what}", file=sys.stderr)

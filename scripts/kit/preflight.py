@@ -16,7 +16,7 @@ import ssl
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -78,6 +78,15 @@ def profile_env(ctx: Context) -> dict[str, str]:
     """AWS_PROFILE for every child process and boto3 call of the kit: the stack's profile, so Ansible,
     its SSM connection and the kit reach the account Pulumi deploys to."""
     return {"AWS_PROFILE": ctx.profile} if ctx.profile else {}
+
+
+def export_stack_profile(ctx: Context, environ: MutableMapping[str, str]) -> None:
+    """Puts the stack's profile into `environ` (the kit's own os.environ), after refusing a conflicting
+    AWS_PROFILE, which this would otherwise hide from preflight."""
+    problem = check_profile_agrees(ctx)
+    if problem is not None:
+        raise KitError(f"[{problem.check}] {problem.what}", problem.fix)
+    environ.update(profile_env(ctx))
 
 
 def which(ctx: Context, tool: str) -> str | None:

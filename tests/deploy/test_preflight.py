@@ -517,3 +517,23 @@ def test_repository_site_files_ask_for_the_hsts_decision_and_record_a_web_server
     assert problem is not None
     assert "soc2kit_hsts_preload must be true or false" in problem.what
     assert "web_server" not in problem.what
+
+
+def test_kit_main_refuses_a_conflicting_aws_profile_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kit import __main__ as cli
+
+    pulumi_dir = pulumi_copy(
+        tmp_path, "config:\n  aws:region: eu-west-1\n  aws:profile: acme-prod\n", env="prod"
+    )
+    monkeypatch.setattr(
+        "kit.__main__.context",
+        lambda env: Context(env=env, environ=dict(__import__("os").environ), pulumi_dir=pulumi_dir),
+    )
+    monkeypatch.setenv("AWS_PROFILE", "acme-dev")
+    monkeypatch.setattr(cli, "build", lambda *args: pytest.fail("built a pipeline despite the conflict"))
+    assert cli.main(["deploy", "prod"]) == 2
+    assert (
+        "AWS_PROFILE='acme-dev', but Pulumi.prod.yaml sets aws:profile 'acme-prod'" in capsys.readouterr().err
+    )

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import KitError, aws, check_env, check_web, local
-from ..preflight import context, profile_env
+from ..preflight import context, export_stack_profile
 from . import thresholds as threshold_file
 from .context import Context, Site
 from .hosts import AnsibleHosts, PodmanHosts
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             web = web or "nginx"
         else:
             # boto3 (aws_live) and Ansible use the stack's aws:profile, as Pulumi does.
-            os.environ.update(profile_env(context(env)))
+            export_stack_profile(context(env), os.environ)
             web = aws.resolve_web(env, web)
         only = {item.strip() for item in args.checks.split(",") if item.strip()} or None
         checks = checks_for(env, only)
