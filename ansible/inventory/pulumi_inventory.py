@@ -253,7 +253,8 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         "log_group_names", _LOG_GROUP, "a CloudWatch Logs group name", REQUIRED_LOG_GROUPS
     )
     # Where the app publishes security alerts (django_app_alert_sns_topic_arn).
-    alerts_topic_arn = check.text("alerts_topic_arn", _SNS_TOPIC_ARN, "an SNS topic ARN")
+    # Optional here so older stacks still list; ansible/inventories/aws_shared requires it for the app.
+    alerts_topic_arn = check.text("alerts_topic_arn", _SNS_TOPIC_ARN, "an SNS topic ARN", required=False)
     nlb_dns_name = check.text("nlb_dns_name", _DNS_NAME, "the load balancer's DNS name", required=False)
     zone_id = check.text(
         "acme_route53_zone_id", _ZONE_ID, "a Route53 hosted zone id such as Z0123456789ABC", required=False

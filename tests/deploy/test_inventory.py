@@ -315,14 +315,26 @@ def test_alerts_go_to_the_stacks_sns_topic_and_admins_are_the_security_contact(i
     }
 
 
-def test_the_alerts_topic_is_a_required_output(inventory_script) -> None:
+def test_the_alerts_topic_must_be_an_sns_topic_and_the_app_requires_it(inventory_script, tmp_path) -> None:
+    from kit.aws import ansible_env
+
     data = outputs("outputs-good-two-hosts-ssm.json")
-    del data["alerts_topic_arn"]
-    with pytest.raises(inventory_script.InventoryError, match="stack output 'alerts_topic_arn': missing"):
-        inventory_script.build_inventory(data, "prod")
     data["alerts_topic_arn"] = "arn:aws:sqs:eu-west-1:123456789012:alerts"
     with pytest.raises(inventory_script.InventoryError, match="'alerts_topic_arn': must be an SNS topic ARN"):
         inventory_script.build_inventory(data, "prod")
+    del data["alerts_topic_arn"]
+    recorded = tmp_path / "outputs.json"
+    recorded.write_text(json.dumps(data))
+    env = {**os.environ, **ansible_env("prod"), "KIT_PULUMI_OUTPUTS_FILE": str(recorded)}
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "ansible"), "app_hosts[0]", "-i", str(ROOT / "ansible/inventories/prod"),
+            "-m", "ansible.builtin.debug", "-a", "msg={{ django_app_alert_sns_topic_arn }}",
+        ],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "the stack exports no alerts_topic_arn" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("decision", "expected"), [("false", False), ("true", True)])
