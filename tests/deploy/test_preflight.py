@@ -403,6 +403,8 @@ def test_kit_main_exports_the_stacks_profile_for_boto3(
     monkeypatch.setattr(
         "kit.__main__.context", lambda env: Context(env=env, environ={}, pulumi_dir=pulumi_dir)
     )
+    # Empty counts as unset; set through monkeypatch, the variable main() exports is undone after the test.
+    monkeypatch.setenv("AWS_PROFILE", "")
     seen: dict[str, str | None] = {}
 
     def fake_build(action: str, env: str, web: str, environ: dict[str, str]) -> Any:
