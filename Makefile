@@ -4,7 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= local
-WEB ?= nginx
+# Empty: ENV=local uses nginx, an AWS ENV the web server recorded in its inventory (site.yml).
+WEB ?=
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
@@ -44,7 +45,7 @@ bench: setup ## Field-encryption benchmarks (ratios, writes bench/results.json)
 deploy: ## Deploy: ENV=local (containers) or ENV=dev|staging|prod (AWS)
 	@scripts/deploy.sh "$(ENV)" "$(WEB)"
 
-.PHONY: plan destroy rollback
+.PHONY: plan destroy rollback ami
 plan: ## Preview the AWS changes of ENV=dev|staging|prod (pulumi preview; changes nothing)
 	@scripts/kit.sh plan "$(ENV)" "$(WEB)"
 
@@ -57,6 +58,10 @@ rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> 
 .PHONY: role-docs
 role-docs: setup ## Regenerate the variable tables of the role READMEs from meta/argument_specs.yml
 	@PYTHONPATH=scripts $(BIN)/python -m kit.role_docs --write
+
+.PHONY: ami
+ami: ## Print the newest official Debian 12 AMI for ENV's region and architecture (to pin as soc2kit:ami_id)
+	@scripts/kit.sh ami "$(ENV)"
 
 .PHONY: verify
 verify: ## Verify every control of ENV now; writes evidence/<ENV>/<UTC time>/ (CHECKS=id,id runs a subset)

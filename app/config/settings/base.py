@@ -209,6 +209,8 @@ SERVER_EMAIL = env("DJANGO_SERVER_EMAIL", default="soc2kit@localhost")
 EMAIL_SUBJECT_PREFIX = "[soc2kit] "
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO").upper()
 ALERT_HANDLER_CLASS = env("DJANGO_ALERT_HANDLER_CLASS", default="django.utils.log.AdminEmailHandler")
+# Topic of soc2kit.observability.sns.SnsAlertHandler (the alert handler on AWS).
+ALERT_SNS_TOPIC_ARN = env("DJANGO_ALERT_SNS_TOPIC_ARN", default="")
 # Repeated permission denials from one actor or address within the window raise an alert.
 SECURITY_DENIAL_ALERT_THRESHOLD = 5
 SECURITY_DENIAL_ALERT_WINDOW = timedelta(minutes=10)

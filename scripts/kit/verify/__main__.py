@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .. import KitError, aws, check_env, check_web, local
+from ..preflight import context, export_stack_profile
 from . import thresholds as threshold_file
 from .context import Context, Site
 from .hosts import AnsibleHosts, PodmanHosts
@@ -110,7 +111,9 @@ def tool_paths() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kit.verify", description=__doc__)
     parser.add_argument("env", help="local, dev, staging or prod")
-    parser.add_argument("web", nargs="?", default="nginx", help="nginx (default) or apache")
+    parser.add_argument(
+        "web", nargs="?", default="", help="nginx or apache (default: ENV's recorded choice; nginx for local)"
+    )
     parser.add_argument(
         "--checks",
         default=os.environ.get("CHECKS", ""),
@@ -118,7 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        env, web = check_env(args.env), check_web(args.web)
+        env = check_env(args.env)
+        web = check_web(args.web) if args.web else ""
+        if env == "local":
+            web = web or "nginx"
+        else:
+            # boto3 (aws_live) and Ansible use the stack's aws:profile, as Pulumi does.
+            export_stack_profile(context(env), os.environ)
+            web = aws.resolve_web(env, web)
         only = {item.strip() for item in args.checks.split(",") if item.strip()} or None
         checks = checks_for(env, only)
         for tool in ("testssl", "node", "npm"):
