@@ -52,6 +52,22 @@ def inventory_script() -> ModuleType:
     return load_inventory_script()
 
 
+# What a user writes over the shipped prod stack file's placeholder (checklist: "DNS zone").
+USERS_ZONE_ID = "Z0123456789ABCDEFGHIJ"
+
+
+def filled_in_pulumi_dir(tmp_path: Path, env: str = "prod") -> Path:
+    """pulumi/ with the real validator and the shipped stack file of `env`, its placeholder Route53 zone id
+    replaced by a real-looking one, as a user does before the first deploy."""
+    directory = tmp_path / "pulumi-filled-in"
+    directory.mkdir()
+    for name in ("config.py", "Pulumi.yaml"):
+        (directory / name).write_text((ROOT / "pulumi" / name).read_text())
+    stack = (ROOT / "pulumi" / f"Pulumi.{env}.yaml").read_text()
+    (directory / f"Pulumi.{env}.yaml").write_text(stack.replace("Z0000000000000EXAMPLE", USERS_ZONE_ID))
+    return directory
+
+
 class FakeBin:
     """A directory of fake commands that record every call to one log file."""
 

@@ -13,7 +13,7 @@ from kit import aws
 from kit.preflight import Context
 from moto import mock_aws
 
-from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, no_credentials_env
+from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, filled_in_pulumi_dir, no_credentials_env
 
 CHANGING = ("pulumi up", "pulumi destroy", "pulumi preview", "ansible-playbook", "molecule")
 
@@ -142,10 +142,15 @@ def aws_deploy(
         (ansible_dir / name).write_text((ROOT / "ansible" / name).read_text())
     bundle = tmp_path / "global-bundle.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    pulumi_dir = filled_in_pulumi_dir(tmp_path)
     monkeypatch.setattr(
         "kit.aws.context",
         lambda env: Context(
-            env=env, environ=dict(__import__("os").environ), ansible_dir=ansible_dir, rds_ca_bundle=bundle
+            env=env,
+            environ=dict(__import__("os").environ),
+            ansible_dir=ansible_dir,
+            pulumi_dir=pulumi_dir,
+            rds_ca_bundle=bundle,
         ),
     )
     monkeypatch.setattr(aws, "STATE_DIR", tmp_path / "state")

@@ -32,7 +32,7 @@ from kit.preflight import (
 )
 from moto import mock_aws
 
-from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin
+from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, filled_in_pulumi_dir
 
 REAL_PULUMI = ROOT / "pulumi"
 REAL_ANSIBLE = ROOT / "ansible"
@@ -126,9 +126,19 @@ def test_expired_credentials_are_reported_with_aws_error_code(fake_aws_credentia
     assert "ExpiredToken" in problem.what
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ["dev", "staging"])
 def test_the_repository_stack_files_pass_the_programs_validator(env: str) -> None:
     assert check_stack_config(ctx(env), account_id="123456789012") is None
+
+
+def test_the_shipped_prod_stack_is_refused_until_its_placeholder_zone_is_replaced(tmp_path: Path) -> None:
+    problem = check_stack_config(ctx("prod"), account_id="123456789012")
+    assert problem is not None
+    assert "soc2kit:acme_route53_zone_id" in problem.what
+    assert "Z0000000000000EXAMPLE" in problem.what
+    assert problem.what.count("soc2kit:") == 1, "only the placeholder should stand in the way"
+    filled_in = ctx("prod", pulumi_dir=filled_in_pulumi_dir(tmp_path))
+    assert check_stack_config(filled_in, account_id="123456789012") is None
 
 
 def test_invalid_stack_config_fails_naming_each_key(tmp_path: Path) -> None:
@@ -230,6 +240,7 @@ def test_preflight_passes_with_tools_credentials_and_valid_config(
             "FAKE_PULUMI_OUT_stack_ls": str(FIXTURES / "pulumi-stack-ls.json"),
         },
         ansible_dir=ansible_copy(tmp_path, REAL_SITE),
+        pulumi_dir=filled_in_pulumi_dir(tmp_path),
         rds_ca_bundle=bundle,
     )
     with mock_aws():
