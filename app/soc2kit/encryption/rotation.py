@@ -1,9 +1,10 @@
 """Key rotation: re-encrypt every encrypted column to the active data key, batch by batch.
 
-Naturally resumable: each batch selects only rows that still hold a value under another key (the key
-is readable from the ciphertext header, so this is a plain SQL filter), locks them, re-encrypts them
-and commits. An interrupted run leaves every row either on its old key or on the new one, and both
-keys stay in the keyring until no row uses the old one, so every row is readable throughout.
+Naturally resumable: each batch selects only rows that still hold a value under another key or format
+(both are readable from the ciphertext header, so this is a plain SQL filter), locks them,
+re-encrypts them and commits. An interrupted run leaves every row either on its old key or on the new
+one, and no key is ever deleted, so every row is readable throughout and afterwards. The same pass
+migrates values written before row binding (ef1) to row-bound values (ef2).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from django.apps import apps
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .fields import EncryptedFieldMixin
+from .fields import EncryptedFieldMixin, row_identity_field
 from .keyring import Keyring
 from .models import DataKey
+from .query import EncryptedQuerySet
 
 Progress = Callable[[str, int, int], None]
 
@@ -75,18 +77,27 @@ def count_rows_using(table: EncryptedTable, header: str) -> int:
         return cursor.fetchone()[0]
 
 
+def target_header(table: EncryptedTable, ring: Keyring) -> str:
+    """The header every value of the table has once rotated: the active key, bound to the row if it can."""
+    active = ring.active()
+    return active.bound_header if row_identity_field(table.model) is not None else active.header
+
+
 def reencrypt_table(
     table: EncryptedTable, ring: Keyring, batch_size: int, progress: Progress | None = None
 ) -> int:
-    """Re-encrypt every row of `table` not yet on the active key. Returns the number of rows rewritten."""
-    header = ring.active().header
+    """Re-encrypt every row of `table` not yet on the active key (and, for a model with a
+    RowIdentityField, not yet bound to its row). Returns the number of rows rewritten."""
+    header = target_header(table, ring)
     total = count_rows_not_on(table, header)
     if progress:
         progress(table.label, 0, total)
     where, params = _not_on_key(table, header)
-    pk = _quote(table.model._meta.pk.column)
-    db_table = _quote(table.model._meta.db_table)
-    names = [f.name for f in table.fields]
+    model = table.model
+    pk = _quote(model._meta.pk.column)
+    db_table = _quote(model._meta.db_table)
+    identity = row_identity_field(model)
+    load = [f.name for f in table.fields] + ([identity.name] if identity is not None else [])
     done = 0
     last_pk = None
     while True:
@@ -100,38 +111,75 @@ def reencrypt_table(
                 ids = [row[0] for row in cursor.fetchall()]
             if not ids:
                 return done
-            # Loading decrypts with whichever key each value names; saving encrypts with the active key.
-            rows = list(table.model._base_manager.filter(pk__in=ids).only(*names))
-            table.model._base_manager.bulk_update(rows, names)
+            # Loading decrypts with whichever key each value names (errors name the row); pre_save
+            # encrypts with the active key, bound to the row when the model has a RowIdentityField.
+            rows = EncryptedQuerySet(model).filter(pk__in=ids).only(*load)
+            _write_values(table, [(row.pk, [_ciphertext(f, row) for f in table.fields]) for row in rows])
         done += len(ids)
         last_pk = ids[-1]
         if progress:
             progress(table.label, done, total)
 
 
-def retire_unused_keys(ring: Keyring, now: datetime.datetime | None = None) -> list[tuple[DataKey, str]]:
-    """Delete superseded data keys that no row uses. Returns (key, outcome) for every superseded key.
+def _ciphertext(field: models.Field, row: models.Model) -> str | None:
+    return field.get_db_prep_save(field.pre_save(row, False), connection)
 
-    A key is kept while any row uses it, and for ACTIVE_KEY_TTL after its successor appeared, since
-    other processes may still hold it as their cached active key for that long.
+
+MAX_PARAMETERS = 65535  # PostgreSQL's limit of bind parameters in one statement
+
+
+def _write_values(table: EncryptedTable, rows: list[tuple[object, list[str | None]]]) -> None:
+    """UPDATE ... FROM (VALUES ...): one statement per block of rows, joined on the primary key.
+
+    bulk_update() builds a CASE WHEN per column and row, which costs far more than the encryption.
+    """
+    model = table.model
+    pk_field = model._meta.pk
+    columns = [f"c{i}" for i in range(len(table.fields))]
+    assignments = ", ".join(f"{_quote(f.column)} = v.{c}" for f, c in zip(table.fields, columns, strict=True))
+    row_sql = "(" + ", ".join([f"%s::{pk_field.cast_db_type(connection)}", *(["%s::text"] * len(columns))]) + ")"
+    per_statement = max(1, MAX_PARAMETERS // (len(columns) + 1))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            block = rows[start : start + per_statement]
+            cursor.execute(
+                f"UPDATE {_quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - identifiers quoted by Django
+                f"FROM (VALUES {', '.join([row_sql] * len(block))}) AS v(k, {', '.join(columns)}) "
+                f"WHERE t.{_quote(pk_field.column)} = v.k",
+                [value for pk, values in block for value in (pk, *values)],
+            )
+
+
+def retire_unused_keys(ring: Keyring, now: datetime.datetime | None = None) -> list[tuple[DataKey, str]]:
+    """Retire superseded data keys that no row uses. Returns (key, outcome) for every superseded key.
+
+    Keys are never deleted. A process may have encrypted a value with a key and not yet committed it
+    (a transaction still open, or a process still holding the key as its cached active key): no scan of
+    committed rows can see that value, so deleting the key could make it unreadable for good. A retired
+    key still decrypts; `rotate_field_keys --resume` re-encrypts any row that turns up on it later.
+    Retirement is refused within ACTIVE_KEY_TTL of the successor's creation (other processes may
+    still be encrypting with it), and marks the key so that old-format (field-only) values under it
+    are refused on row-bound models: every such row was rewritten before the key was retired.
     """
     now = now or timezone.now()
     tables = encrypted_tables()
     keys = list(DataKey.objects.order_by("version"))
     outcomes = []
     for old, successor in itertools.pairwise(keys):
-        header = f"ef1:{old.version}:{old.key_id}:"
+        headers = (f"ef1:{old.version}:{old.key_id}:", f"ef2:{old.version}:{old.key_id}:")
+        in_use = {t.label: n for t in tables if (n := sum(count_rows_using(t, h) for h in headers))}
+        if in_use:
+            where = ", ".join(f"{label} ({n})" for label, n in in_use.items())
+            outcomes.append((old, f"kept: still used by {where}; run rotate_field_keys --resume"))
+            continue
+        if old.retired_at is not None:
+            outcomes.append((old, "retired: no row uses it"))
+            continue
         if successor.created_at > now - datetime.timedelta(seconds=ring.conf.active_key_ttl):
             outcomes.append(
                 (old, f"kept: superseded under {ring.conf.active_key_ttl:g}s ago; run again later")
             )
             continue
-        in_use = {t.label: n for t in tables if (n := count_rows_using(t, header))}
-        if in_use:
-            where = ", ".join(f"{label} ({n})" for label, n in in_use.items())
-            outcomes.append((old, f"kept: still used by {where}"))
-            continue
-        with transaction.atomic():
-            DataKey.objects.select_for_update().filter(pk=old.pk).delete()
-        outcomes.append((old, "deleted: no row uses it"))
+        DataKey.objects.filter(pk=old.pk, retired_at__isnull=True).update(retired_at=now)
+        outcomes.append((old, "retired: no row uses it (kept for reading, never deleted)"))
     return outcomes

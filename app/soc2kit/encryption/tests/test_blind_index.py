@@ -60,9 +60,10 @@ def test_index_is_hmac_sha256_with_the_dedicated_key(people):
     stored = raw_column(Person, "email_index", people[1].pk)
     conf = load_settings()
     field_key = hmac.new(
-        conf.blind_index_key, b"soc2kit-blind-index:encryption_testapp.Person.email_index", hashlib.sha256
+        conf.blind_index_keys["1"], b"soc2kit-blind-index:encryption_testapp.Person.email_index", hashlib.sha256
     )
-    assert stored == hmac.new(field_key.digest(), b"grace@example.com", hashlib.sha256).hexdigest()
+    # "<index key id>:<hex HMAC>": the key version travels with the value.
+    assert stored == "1:" + hmac.new(field_key.digest(), b"grace@example.com", hashlib.sha256).hexdigest()
     # Not the plain hash, and different per index field for the same value.
     assert stored != hashlib.sha256(b"grace@example.com").hexdigest()
     assert Person._meta.get_field("national_id_index").index_for("x") != Person._meta.get_field(

@@ -31,7 +31,7 @@ def test_valid_settings_load(settings):
     assert conf.kek_backend == "local"
     assert len(conf.local_keks["k1"]) == 32
     assert repr(conf.local_keks["k1"]) not in repr(conf)
-    assert repr(conf.blind_index_key) not in repr(conf)
+    assert repr(conf.blind_index_keys["1"]) not in repr(conf)
     assert settings.FIELD_ENCRYPTION["BLIND_INDEX_KEY"] not in repr(conf)
 
 
