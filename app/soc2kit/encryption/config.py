@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from .errors import KeyConfigurationError
 
@@ -215,3 +216,12 @@ def load_settings() -> EncryptionSettings:
         rotate_after_encryptions=rotate_after,
         encryption_reservation=reservation,
     )
+
+
+def require_valid_settings() -> EncryptionSettings:
+    """load_settings() for process start-up (config/wsgi.py): bad key material stops the app from
+    loading, so gunicorn refuses to boot instead of failing on the first encrypted read."""
+    try:
+        return load_settings()
+    except KeyConfigurationError as exc:
+        raise ImproperlyConfigured(f"Field encryption cannot start: {exc}") from None

@@ -55,7 +55,10 @@ class DecryptingCompilerMixin:
         self.index_checks: list[tuple] = []
         self.extra_columns = 0
         query = self.query
-        can_add = not (query.subquery or query.combinator or with_col_aliases or query.group_by is not None)
+        aggregates = any(getattr(expression, "contains_aggregate", False) for expression, _s, _a in self.select)
+        can_add = not (
+            query.subquery or query.combinator or with_col_aliases or query.group_by is not None or aggregates
+        )
         positions = {
             (expression.alias, expression.target.column): i
             for i, (expression, _sql, _alias) in enumerate(self.select)
@@ -73,7 +76,7 @@ class DecryptingCompilerMixin:
             return found
 
         verified = getattr(query, "verified_blind_indexes", ())
-        if verified and not (query.subquery or query.combinator):
+        if verified and can_add:
             alias = query.get_initial_alias()
             model = query.model
             for name in verified:
