@@ -18,7 +18,7 @@ from django.apps import apps
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .fields import EncryptedFieldMixin, row_identity_field
+from .fields import BlindIndexField, EncryptedFieldMixin, row_identity_field
 from .keyring import Keyring
 from .models import DataKey
 from .query import EncryptedQuerySet
@@ -114,7 +114,7 @@ def reencrypt_table(
             # Loading decrypts with whichever key each value names (errors name the row); pre_save
             # encrypts with the active key, bound to the row when the model has a RowIdentityField.
             rows = EncryptedQuerySet(model).filter(pk__in=ids).only(*load)
-            _write_values(table, [(row.pk, [_ciphertext(f, row) for f in table.fields]) for row in rows])
+            _write_values(model, table.fields, [(row.pk, [_ciphertext(f, row) for f in table.fields]) for row in rows])
         done += len(ids)
         last_pk = ids[-1]
         if progress:
@@ -128,15 +128,16 @@ def _ciphertext(field: models.Field, row: models.Model) -> str | None:
 MAX_PARAMETERS = 65535  # PostgreSQL's limit of bind parameters in one statement
 
 
-def _write_values(table: EncryptedTable, rows: list[tuple[object, list[str | None]]]) -> None:
-    """UPDATE ... FROM (VALUES ...): one statement per block of rows, joined on the primary key.
+def _write_values(
+    model: type[models.Model], fields: tuple[models.Field, ...], rows: list[tuple[object, list[str | None]]]
+) -> None:
+    """UPDATE ... FROM (VALUES ...) of text columns: one statement per block of rows, joined on the pk.
 
     bulk_update() builds a CASE WHEN per column and row, which costs far more than the encryption.
     """
-    model = table.model
     pk_field = model._meta.pk
-    columns = [f"c{i}" for i in range(len(table.fields))]
-    assignments = ", ".join(f"{_quote(f.column)} = v.{c}" for f, c in zip(table.fields, columns, strict=True))
+    columns = [f"c{i}" for i in range(len(fields))]
+    assignments = ", ".join(f"{_quote(f.column)} = v.{c}" for f, c in zip(fields, columns, strict=True))
     row_sql = "(" + ", ".join([f"%s::{pk_field.cast_db_type(connection)}", *(["%s::text"] * len(columns))]) + ")"
     per_statement = max(1, MAX_PARAMETERS // (len(columns) + 1))
     with connection.cursor() as cursor:
@@ -183,3 +184,74 @@ def retire_unused_keys(ring: Keyring, now: datetime.datetime | None = None) -> l
         DataKey.objects.filter(pk=old.pk, retired_at__isnull=True).update(retired_at=now)
         outcomes.append((old, "retired: no row uses it (kept for reading, never deleted)"))
     return outcomes
+
+
+# -- blind indexes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexedTable:
+    model: type[models.Model]
+    indexes: tuple[BlindIndexField, ...]
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label
+
+
+def indexed_tables() -> list[IndexedTable]:
+    """Every concrete model with blind-index columns."""
+    tables = []
+    for model in apps.get_models():
+        if model._meta.proxy:
+            continue
+        indexes = tuple(f for f in model._meta.local_concrete_fields if isinstance(f, BlindIndexField))
+        if indexes:
+            tables.append(IndexedTable(model, indexes))
+    return tables
+
+
+def _index_not_on_key(table: IndexedTable, prefix: str) -> tuple[str, list[str]]:
+    clauses = [f"({_quote(f.column)} IS NOT NULL AND NOT starts_with({_quote(f.column)}, %s))" for f in table.indexes]
+    return "(" + " OR ".join(clauses) + ")", [prefix] * len(clauses)
+
+
+def rebuild_table_indexes(
+    table: IndexedTable, ring: Keyring, batch_size: int, progress: Progress | None = None
+) -> int:
+    """Recompute every blind index of `table` not yet under the active index key. Resumable like
+    reencrypt_table: rows already on the active key are skipped. Returns the number of rows rewritten."""
+    prefix = f"{ring.conf.blind_index_active}:"
+    where, params = _index_not_on_key(table, prefix)
+    model = table.model
+    pk = _quote(model._meta.pk.column)
+    db_table = _quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {db_table} WHERE {where}", params)  # noqa: S608 - identifiers quoted by Django
+        total = cursor.fetchone()[0]
+    if progress:
+        progress(table.label, 0, total)
+    sources = sorted({f.source for f in table.indexes})
+    done = 0
+    last_pk = None
+    while True:
+        with transaction.atomic():
+            after = f" AND {pk} > %s" if last_pk is not None else ""
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {pk} FROM {db_table} WHERE {where}{after} ORDER BY {pk} LIMIT %s FOR UPDATE",  # noqa: S608 - identifiers quoted by Django
+                    [*params, *([last_pk] if last_pk is not None else []), batch_size],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return done
+            rows = EncryptedQuerySet(model).filter(pk__in=ids).only(*sources)
+            _write_values(
+                model,
+                table.indexes,
+                [(row.pk, [f.index_for(getattr(row, f.source)) for f in table.indexes]) for row in rows],
+            )
+        done += len(ids)
+        last_pk = ids[-1]
+        if progress:
+            progress(table.label, done, total)

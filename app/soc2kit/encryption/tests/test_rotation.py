@@ -293,3 +293,37 @@ def test_rotation_error_names_the_row(rows):
     write_raw(Note, "body", notes[2].pk, "tampered")
     with pytest.raises(CommandError, match=rf"Note\.body \(table encryption_testapp_note, row id {notes[2].pk}\)"):
         _rotate()
+
+
+def test_each_data_key_counts_its_encryptions_and_a_new_key_takes_over_before_the_limit(
+    settings, encryption_settings
+):
+    settings.FIELD_ENCRYPTION = {
+        **encryption_settings,
+        "ACTIVE_KEY_TTL": 0,
+        "ROTATE_AFTER_ENCRYPTIONS": 10,
+        "ENCRYPTION_RESERVATION": 4,
+    }
+    ring = get_keyring()
+    tokens = [ring.encrypt(f"value {i}", "encryption_testapp.Note.body") for i in range(13)]
+    # Blocks of 4 are counted in the database before use: 4, 8, then 12 > 10 starts data key v2.
+    assert [token.split(":")[1] for token in tokens] == ["1"] * 8 + ["2"] * 5
+    first, second = DataKey.objects.order_by("version")
+    assert first.encryptions_reserved == 12  # an upper bound of what v1 encrypted, across processes
+    assert second.encryptions_reserved == 8
+    reset_keyring()  # another process counts against the same key
+    get_keyring().encrypt("x", "encryption_testapp.Note.body")
+    assert DataKey.objects.get(version=2).encryptions_reserved == 12
+    assert [get_keyring().decrypt(t, "encryption_testapp.Note.body") for t in tokens] == [
+        f"value {i}" for i in range(13)
+    ]
+
+
+@pytest.mark.parametrize("limit", [0, 2**32, "many"])
+def test_the_rotation_threshold_must_stay_under_the_nonce_limit(settings, encryption_settings, limit):
+    from soc2kit.encryption.config import load_settings
+    from soc2kit.encryption.errors import KeyConfigurationError
+
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "ROTATE_AFTER_ENCRYPTIONS": limit}
+    with pytest.raises(KeyConfigurationError, match="ROTATE_AFTER_ENCRYPTIONS .* 2\\^32 encryptions per key"):
+        load_settings()
