@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress, repeat
 from operator import attrgetter, contains, is_not, itemgetter
 
@@ -65,8 +66,9 @@ class DataKeyHandle:
     # Encryptions this process may still do with the key: an iterator over a block reserved in the
     # database (see Keyring._reserve); next() on it is atomic, so threads never share a count.
     budget: list = field(default_factory=lambda: [iter(())])
+    bound_aads: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # label -> (prefix, suffix)
 
-    @property
+    @cached_property
     def bound_header(self) -> str:  # "ef2:<version>:<key id>:"
         return f"{BOUND_FORMAT}{self.header[len(FORMAT) :]}"
 
@@ -78,7 +80,10 @@ class DataKeyHandle:
 
     def bound_aad_parts(self, label: str) -> tuple[bytes, bytes]:
         """(prefix, suffix) of a row-bound value's associated data: prefix + 16 identity bytes + suffix."""
-        return f"{label}|".encode(), f"|{self.bound_header}".encode()
+        parts = self.bound_aads.get(label)
+        if parts is None:
+            parts = self.bound_aads[label] = (f"{label}|".encode(), f"|{self.bound_header}".encode())
+        return parts
 
     def __repr__(self) -> str:
         return f"DataKeyHandle(v{self.version}, {self.key_id})"

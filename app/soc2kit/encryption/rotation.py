@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.apps import apps
+import psycopg
 from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .fields import BlindIndexField, EncryptedFieldMixin, row_identity_field
-from .keyring import Keyring
+from .keyring import Keyring, identity_bytes
 from .models import DataKey
 from .query import EncryptedQuerySet
 
@@ -92,63 +94,106 @@ def reencrypt_table(
     total = count_rows_not_on(table, header)
     if progress:
         progress(table.label, 0, total)
+    identity = row_identity_field(table.model)
+    fields = table.fields
+    labels = [f.encryption_label for f in fields]
+    to_texts = [f._plaintext for f in fields]
+    encrypt = ring.encrypt
+
+    def rewrite(rows: list[tuple]) -> None:
+        # Values were decrypted with whichever key each names (errors name the row); they are encrypted
+        # again with the active key, bound to the row when the model has a RowIdentityField.
+        out = []
+        for pk, row_identity, *values in rows:
+            bound = None if row_identity is None else identity_bytes(row_identity)
+            texts = map(_call, to_texts, values)
+            out.append(
+                (pk, [None if t is None else encrypt(t, label, bound) for t, label in zip(texts, labels)])
+            )
+        _write_values(table.model, fields, out)
+
+    def report(done: int) -> None:
+        if progress:
+            progress(table.label, done, total)
+
+    loaded = [identity.name if identity is not None else None, *(f.name for f in fields)]
     where, params = _not_on_key(table, header)
-    model = table.model
-    pk = _quote(model._meta.pk.column)
-    db_table = _quote(model._meta.db_table)
-    identity = row_identity_field(model)
-    load = [f.name for f in table.fields] + ([identity.name] if identity is not None else [])
+    return _in_locked_batches(table.model, where, params, loaded, batch_size, rewrite, report)
+
+
+def _call(func, value):
+    return func(value)
+
+
+def _in_locked_batches(
+    model: type[models.Model],
+    where: str,
+    params: list,
+    columns: list[str | None],
+    batch_size: int,
+    handle: Callable[[list[tuple]], None],
+    committed: Callable[[int], object],
+) -> int:
+    """Select the rows matching the SQL condition `where` a batch at a time, in primary-key order, each
+    batch locked (FOR UPDATE) and decrypted as (pk, *columns) tuples (None for a None column), and pass
+    it to `handle` inside the batch's own transaction. Returns the number of rows handled.
+
+    Resumable by construction: `where` selects only the rows still to do.
+    """
+    selected = [name for name in columns if name is not None]
+    matching = (
+        EncryptedQuerySet(model)
+        .filter(RawSQL(where, params, output_field=models.BooleanField()))
+        .order_by("pk")
+        .select_for_update()
+    )
     done = 0
     last_pk = None
     while True:
         with transaction.atomic():
-            after = f" AND {pk} > %s" if last_pk is not None else ""
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {pk} FROM {db_table} WHERE {where}{after} ORDER BY {pk} LIMIT %s FOR UPDATE",  # noqa: S608 - identifiers quoted by Django
-                    [*params, *([last_pk] if last_pk is not None else []), batch_size],
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
+            batch = matching if last_pk is None else matching.filter(pk__gt=last_pk)
+            rows = list(batch.values_list("pk", *selected)[:batch_size])
+            if not rows:
                 return done
-            # Loading decrypts with whichever key each value names (errors name the row); pre_save
-            # encrypts with the active key, bound to the row when the model has a RowIdentityField.
-            rows = EncryptedQuerySet(model).filter(pk__in=ids).only(*load)
-            _write_values(model, table.fields, [(row.pk, [_ciphertext(f, row) for f in table.fields]) for row in rows])
-        done += len(ids)
-        last_pk = ids[-1]
-        if progress:
-            progress(table.label, done, total)
+            if len(selected) != len(columns):
+                rows = [_with_nones(row, columns) for row in rows]
+            handle(rows)
+        done += len(rows)
+        last_pk = rows[-1][0]
+        committed(done)
 
 
-def _ciphertext(field: models.Field, row: models.Model) -> str | None:
-    return field.get_db_prep_save(field.pre_save(row, False), connection)
-
-
-MAX_PARAMETERS = 65535  # PostgreSQL's limit of bind parameters in one statement
+def _with_nones(row: tuple, columns: list[str | None]) -> tuple:
+    values = iter(row[1:])
+    return (row[0], *(None if name is None else next(values) for name in columns))
 
 
 def _write_values(
     model: type[models.Model], fields: tuple[models.Field, ...], rows: list[tuple[object, list[str | None]]]
 ) -> None:
-    """UPDATE ... FROM (VALUES ...) of text columns: one statement per block of rows, joined on the pk.
+    """Write text columns of many rows in one statement: UPDATE ... FROM unnest(<one array per column>).
 
-    bulk_update() builds a CASE WHEN per column and row, which costs far more than the encryption.
+    bulk_update() builds a CASE WHEN per column and row, which costs far more than the encryption; a
+    VALUES list with a placeholder per value spends its time in parameter handling. One array per
+    column, sent in binary, keeps the statement the same size for any number of rows.
     """
+    if not rows:
+        return
     pk_field = model._meta.pk
     columns = [f"c{i}" for i in range(len(fields))]
     assignments = ", ".join(f"{_quote(f.column)} = v.{c}" for f, c in zip(fields, columns, strict=True))
-    row_sql = "(" + ", ".join([f"%s::{pk_field.cast_db_type(connection)}", *(["%s::text"] * len(columns))]) + ")"
-    per_statement = max(1, MAX_PARAMETERS // (len(columns) + 1))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            block = rows[start : start + per_statement]
-            cursor.execute(
-                f"UPDATE {_quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - identifiers quoted by Django
-                f"FROM (VALUES {', '.join([row_sql] * len(block))}) AS v(k, {', '.join(columns)}) "
-                f"WHERE t.{_quote(pk_field.column)} = v.k",
-                [value for pk, values in block for value in (pk, *values)],
-            )
+    arrays = ", ".join([f"%s::{pk_field.cast_db_type(connection)}[]", *(["%s::text[]"] * len(columns))])
+    pks = [pk for pk, _values in rows]
+    by_column = [list(column) for column in zip(*(values for _pk, values in rows), strict=True)]
+    sql = (
+        f"UPDATE {_quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - identifiers quoted by Django
+        f"FROM unnest({arrays}) AS v(k, {', '.join(columns)}) WHERE t.{_quote(pk_field.column)} = v.k"
+    )
+    connection.ensure_connection()
+    # Django's cursors bind parameters client-side (quoting every array element); a plain psycopg
+    # cursor on the same connection and transaction sends the arrays as binary parameters.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [pks, *by_column], binary=True)
 
 
 def retire_unused_keys(ring: Keyring, now: datetime.datetime | None = None) -> list[tuple[DataKey, str]]:
@@ -221,37 +266,23 @@ def rebuild_table_indexes(
 ) -> int:
     """Recompute every blind index of `table` not yet under the active index key. Resumable like
     reencrypt_table: rows already on the active key are skipped. Returns the number of rows rewritten."""
-    prefix = f"{ring.conf.blind_index_active}:"
-    where, params = _index_not_on_key(table, prefix)
-    model = table.model
-    pk = _quote(model._meta.pk.column)
-    db_table = _quote(model._meta.db_table)
+    where, params = _index_not_on_key(table, f"{ring.conf.blind_index_active}:")
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {db_table} WHERE {where}", params)  # noqa: S608 - identifiers quoted by Django
+        cursor.execute(f"SELECT count(*) FROM {_quote(table.model._meta.db_table)} WHERE {where}", params)  # noqa: S608 - identifiers quoted by Django
         total = cursor.fetchone()[0]
     if progress:
         progress(table.label, 0, total)
-    sources = sorted({f.source for f in table.indexes})
-    done = 0
-    last_pk = None
-    while True:
-        with transaction.atomic():
-            after = f" AND {pk} > %s" if last_pk is not None else ""
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {pk} FROM {db_table} WHERE {where}{after} ORDER BY {pk} LIMIT %s FOR UPDATE",  # noqa: S608 - identifiers quoted by Django
-                    [*params, *([last_pk] if last_pk is not None else []), batch_size],
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
-                return done
-            rows = EncryptedQuerySet(model).filter(pk__in=ids).only(*sources)
-            _write_values(
-                model,
-                table.indexes,
-                [(row.pk, [f.index_for(getattr(row, f.source)) for f in table.indexes]) for row in rows],
-            )
-        done += len(ids)
-        last_pk = ids[-1]
+    sources = [f.source for f in table.indexes]
+
+    def reindex(rows: list[tuple]) -> None:
+        indexes = [
+            (pk, [f.index_for(value) for f, value in zip(table.indexes, values, strict=True)])
+            for pk, *values in rows
+        ]
+        _write_values(table.model, table.indexes, indexes)
+
+    def report(done: int) -> None:
         if progress:
             progress(table.label, done, total)
+
+    return _in_locked_batches(table.model, where, params, sources, batch_size, reindex, report)
