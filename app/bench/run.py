@@ -90,7 +90,6 @@ def per_value_seconds(func, values, repeats: int = 7) -> float:
 
 def measure_values(rows: list[dict]) -> dict:
     from django.db import connection
-
     from soc2kit.encryption.keyring import get_keyring
 
     from .models import EncryptedCustomer, FernetCustomer
@@ -105,7 +104,9 @@ def measure_values(rows: list[dict]) -> dict:
             values = [row[name] for row in rows]
             if kind == "ours":  # bound to a row, as save() and the list views do it
                 identity = uuid.uuid4()
-                encrypt = partial(get_keyring().encrypt, label=field.encryption_label, identity=identity.bytes)
+                encrypt = partial(
+                    get_keyring().encrypt, label=field.encryption_label, identity=identity.bytes
+                )
                 decrypt = partial(field.converter().value, identity=identity)
             else:
                 encrypt = field.get_prep_value
@@ -208,7 +209,6 @@ def measure_list(records: int, rounds: int) -> dict:
 def measure_reencrypt(rows: list[dict], count: int, repeats: int = 3) -> dict:
     """Rows per second that `rotate_field_keys` re-encrypts (five encrypted columns, bound to the row)."""
     from django.db import transaction
-
     from soc2kit.encryption.keyring import get_keyring
     from soc2kit.encryption.rotation import encrypted_tables, reencrypt_table
 
@@ -229,7 +229,7 @@ def measure_reencrypt(rows: list[dict], count: int, repeats: int = 3) -> dict:
         best = min(best, time.perf_counter() - start)
         if done != count:
             raise RuntimeError(f"rotation re-encrypted {done} rows, expected {count}")
-    sample = EncryptedCustomer.objects.order_by("id")[:len(rows)]
+    sample = EncryptedCustomer.objects.order_by("id")[: len(rows)]
     if [c.email for c in sample] != [row["email"] for row in rows][: len(sample)]:
         raise RuntimeError("rows read back after rotation differ from what was written")
     return {"reencrypt_rows": count, "reencrypt_rows_per_s": count / best}

@@ -105,7 +105,7 @@ def _parse_blind_index_keys(raw: Any) -> tuple[dict[str, bytes], str]:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise KeyConfigurationError(
-            f'{name} is not valid JSON ({exc.msg} at position {exc.pos}); expected base64 of 32 bytes, or '
+            f"{name} is not valid JSON ({exc.msg} at position {exc.pos}); expected base64 of 32 bytes, or "
             f'{{"active": "2", "keys": {{"1": "<base64 32 bytes>", "2": "<base64 32 bytes>"}}}}'
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), dict) or not document["keys"]:
@@ -117,7 +117,8 @@ def _parse_blind_index_keys(raw: Any) -> tuple[dict[str, bytes], str]:
     for key_id, value in document["keys"].items():
         if not key_id or len(key_id) > 8 or not key_id.isalnum():
             raise KeyConfigurationError(
-                f"{name} has an invalid key id {key_id!r}: use 1-8 letters or digits (it prefixes every index)"
+                f"{name} has an invalid key id {key_id!r}: "
+                "use 1-8 letters or digits (it prefixes every index value)"
             )
         keys[key_id] = decode_key(value, f"{name} key {key_id!r}")
     active = document.get("active")

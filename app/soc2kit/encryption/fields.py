@@ -60,6 +60,7 @@ def row_identity_field(model) -> RowIdentityField | None:
 class SealedValue(str):
     """A ciphertext made in pre_save, where the row is known; get_db_prep_value passes it through."""
 
+
 ALLOWED_LOOKUPS = frozenset({"isnull"})
 
 
@@ -256,7 +257,13 @@ class BlindIndexField(models.CharField):
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
         kwargs["normalizer"] = self.normalizer
-        defaults = {"max_length": MAX_INDEX_LENGTH, "db_index": True, "editable": False, "null": True, "blank": True}
+        defaults = {
+            "max_length": MAX_INDEX_LENGTH,
+            "db_index": True,
+            "editable": False,
+            "null": True,
+            "blank": True,
+        }
         for key, default in defaults.items():
             if key in kwargs and kwargs[key] == default:
                 del kwargs[key]

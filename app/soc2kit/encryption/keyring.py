@@ -14,9 +14,9 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import logging
 import os
 import secrets
-import logging
 import threading
 import time
 import uuid
@@ -308,9 +308,9 @@ class Keyring:
         """The database converter of one field: ciphertext (or None) -> value. The hot path of every list.
 
         convert(token) is Django's per-value converter; convert.value(token, identity=None, row_id=None)
-        takes the row's identity (needed for row-bound ef2 values) and id (named in errors). Each distinct ciphertext header is
-        validated and resolved to its data key once; after that a value costs one partition, one dict
-        lookup and one AEAD call.
+        takes the row's identity (needed for row-bound ef2 values) and id (named in errors). Each
+        distinct ciphertext header is validated and resolved to its data key once; after that a value
+        costs one partition, one dict lookup and one AEAD call.
 
         The converter carries `batch`, which converts a column of values (one chunk of rows, see
         query.py) with the same result; it is what the list views use.
@@ -360,7 +360,9 @@ class Keyring:
         self._converters[key] = convert
         return convert
 
-    def _batch_converter(self, label: str, from_text, table: str, row_bound: bool, convert: Callable) -> Callable:
+    def _batch_converter(
+        self, label: str, from_text, table: str, row_bound: bool, convert: Callable
+    ) -> Callable:
         """convert() over a column of values: the same values, or the same error, as one call per value.
 
         Every value is still decrypted and authenticated on its own (own nonce, its field's and row's
@@ -496,7 +498,9 @@ class Keyring:
         for other in sorted(FIELD_LABELS - {label}):
             if bound:
                 prefix, suffix = dek.bound_aad_parts(other)
-                aad = prefix + (identity if isinstance(identity, bytes) else identity_bytes(identity)) + suffix
+                aad = (
+                    prefix + (identity if isinstance(identity, bytes) else identity_bytes(identity)) + suffix
+                )
             else:
                 aad = f"{other}|{dek.header}".encode()
             try:

@@ -18,7 +18,7 @@ which gives the same results more slowly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import chain, islice
 
@@ -55,7 +55,9 @@ class DecryptingCompilerMixin:
         self.index_checks: list[tuple] = []
         self.extra_columns = 0
         query = self.query
-        aggregates = any(getattr(expression, "contains_aggregate", False) for expression, _s, _a in self.select)
+        aggregates = any(
+            getattr(expression, "contains_aggregate", False) for expression, _s, _a in self.select
+        )
         can_add = not (
             query.subquery or query.combinator or with_col_aliases or query.group_by is not None or aggregates
         )
@@ -148,14 +150,16 @@ class DecryptingQuery(Query):
             connection = connections[using]
         if connection is None:
             raise ValueError("Need either using or connection")
-        return decrypting_compiler(connection.ops.compiler("SQLCompiler"))(self, connection, using, elide_empty)
+        return decrypting_compiler(connection.ops.compiler("SQLCompiler"))(
+            self, connection, using, elide_empty
+        )
 
 
 _COMPILERS: dict[type, type] = {}
 
 
 def decrypting_compiler(base: type) -> type:
-    """The database backend's own SQLCompiler with DecryptingCompilerMixin in front (one class per backend)."""
+    """The backend's own SQLCompiler with DecryptingCompilerMixin in front (one class per backend)."""
     compiler = _COMPILERS.get(base)
     if compiler is None:
         compiler = _COMPILERS[base] = type(f"Decrypting{base.__name__}", (DecryptingCompilerMixin, base), {})

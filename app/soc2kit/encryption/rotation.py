@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.apps import apps
 import psycopg
+from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -108,7 +108,13 @@ def reencrypt_table(
             bound = None if row_identity is None else identity_bytes(row_identity)
             texts = map(_call, to_texts, values)
             out.append(
-                (pk, [None if t is None else encrypt(t, label, bound) for t, label in zip(texts, labels)])
+                (
+                    pk,
+                    [
+                        None if t is None else encrypt(t, label, bound)
+                        for t, label in zip(texts, labels, strict=True)
+                    ],
+                )
             )
         _write_values(table.model, fields, out)
 
@@ -143,7 +149,8 @@ def _in_locked_batches(
     selected = [name for name in columns if name is not None]
     matching = (
         EncryptedQuerySet(model)
-        .filter(RawSQL(where, params, output_field=models.BooleanField()))
+        # `where` is built by this module from quoted column names; values travel as parameters.
+        .filter(RawSQL(where, params, output_field=models.BooleanField()))  # noqa: S611
         .order_by("pk")
         .select_for_update()
     )
@@ -257,7 +264,9 @@ def indexed_tables() -> list[IndexedTable]:
 
 
 def _index_not_on_key(table: IndexedTable, prefix: str) -> tuple[str, list[str]]:
-    clauses = [f"({_quote(f.column)} IS NOT NULL AND NOT starts_with({_quote(f.column)}, %s))" for f in table.indexes]
+    clauses = [
+        f"({_quote(f.column)} IS NOT NULL AND NOT starts_with({_quote(f.column)}, %s))" for f in table.indexes
+    ]
     return "(" + " OR ".join(clauses) + ")", [prefix] * len(clauses)
 
 

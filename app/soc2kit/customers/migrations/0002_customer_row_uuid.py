@@ -4,8 +4,9 @@ encrypted values are bound to, and blind indexes get room for their key-version 
 Existing rows get distinct identities here; their values stay in the old field-bound format (still
 readable) until `manage.py rotate_field_keys` rewrites them bound to the row."""
 
-import soc2kit.encryption.fields
 from django.db import migrations, models
+
+import soc2kit.encryption.fields
 
 
 class Migration(migrations.Migration):
@@ -37,9 +38,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="customer",
             name="national_id_index",
-            field=soc2kit.encryption.fields.BlindIndexField(
-                normalizer="compact_upper", source="national_id"
-            ),
+            field=soc2kit.encryption.fields.BlindIndexField(normalizer="compact_upper", source="national_id"),
         ),
         migrations.AlterModelOptions(
             name="customer",

@@ -16,7 +16,6 @@ from soc2kit.encryption.errors import BlindIndexMismatchError
 from soc2kit.encryption.fields import BlindIndexField, normalize_casefold, normalize_compact_upper
 from soc2kit.encryption.keyring import Keyring
 from soc2kit.encryption.lookup import blind_lookup
-
 from soc2kit.encryption.management.commands.rebuild_blind_indexes import Command as RebuildCommand
 
 from .conftest import new_key, raw_column, write_raw
@@ -67,7 +66,9 @@ def test_index_is_hmac_sha256_with_the_dedicated_key(people):
     stored = raw_column(Person, "email_index", people[1].pk)
     conf = load_settings()
     field_key = hmac.new(
-        conf.blind_index_keys["1"], b"soc2kit-blind-index:encryption_testapp.Person.email_index", hashlib.sha256
+        conf.blind_index_keys["1"],
+        b"soc2kit-blind-index:encryption_testapp.Person.email_index",
+        hashlib.sha256,
     )
     # "<index key id>:<hex HMAC>": the key version travels with the value.
     assert stored == "1:" + hmac.new(field_key.digest(), b"grace@example.com", hashlib.sha256).hexdigest()
@@ -128,8 +129,8 @@ def test_an_index_copied_from_another_row_is_caught_on_search(people):
     write_raw(Person, "email_index", ada.pk, raw_column(Person, "email_index", grace.pk))
     with pytest.raises(
         BlindIndexMismatchError,
-        match=rf"Person\.email_index \(table encryption_testapp_person, row id {ada.pk}\) is not the index of "
-        r"the row's email",
+        match=rf"Person\.email_index \(table encryption_testapp_person, row id {ada.pk}\) "
+        r"is not the index of the row's email",
     ):
         list(blind_lookup(Person.objects, email="grace@example.com"))
     with pytest.raises(BlindIndexMismatchError):
@@ -142,14 +143,16 @@ def test_blind_index_key_rotation_keeps_searches_working(people, settings, encry
     legacy = people[2]  # an index written before index values carried their key id
     write_raw(Person, "email_index", legacy.pk, raw_column(Person, "email_index", legacy.pk).split(":", 1)[1])
     assert blind_lookup(Person.objects, email="").get() == legacy
-    settings.FIELD_ENCRYPTION = {**encryption_settings, "BLIND_INDEX_KEY": _index_keys("2", **{"1": old, "2": new_key()})}
+    settings.FIELD_ENCRYPTION = {
+        **encryption_settings,
+        "BLIND_INDEX_KEY": _index_keys("2", **{"1": old, "2": new_key()}),
+    }
     extra = Person.objects.create(full_name="New", email="new@example.com", national_id="N1")
     assert raw_column(Person, "email_index", extra.pk).startswith("2:")  # new rows: the active key
     # Before and during the rebuild, searches find rows under either key.
     assert blind_lookup(Person.objects, email="grace@example.com").get() == people[1]
     assert blind_lookup(Person.objects, email="new@example.com").get() == extra
 
-    calls = {"n": 0}
     original = RebuildCommand._progress
 
     def interrupt_after_one_batch(self, label, done, total):
@@ -159,12 +162,13 @@ def test_blind_index_key_rotation_keeps_searches_working(people, settings, encry
 
     RebuildCommand._progress = interrupt_after_one_batch
     try:
-        with pytest.raises(CommandError, match="Interrupted.*Run 'manage.py rebuild_blind_indexes' again"):
+        with pytest.raises(CommandError, match=r"Interrupted.*Run 'manage\.py rebuild_blind_indexes' again"):
             call_command("rebuild_blind_indexes", "--batch-size", "2", stdout=io.StringIO())
     finally:
         RebuildCommand._progress = original
     prefixes = {raw_column(Person, "email_index", p.pk)[:2] for p in people}
-    assert "2:" in prefixes and prefixes != {"2:"}  # half done
+    assert "2:" in prefixes  # half done
+    assert prefixes != {"2:"}
     assert blind_lookup(Person.objects, email="ADA@example.com").get() == people[0]
     assert blind_lookup(Person.objects, national_id="cd 5678").get() == people[1]
 
@@ -175,6 +179,11 @@ def test_blind_index_key_rotation_keeps_searches_working(people, settings, encry
     for person in [*people, extra]:
         for column in ("email_index", "national_id_index"):
             assert raw_column(Person, column, person.pk).startswith("2:")
-    settings.FIELD_ENCRYPTION = {**settings.FIELD_ENCRYPTION, "BLIND_INDEX_KEY": _index_keys("2", **{"2": json.loads(settings.FIELD_ENCRYPTION["BLIND_INDEX_KEY"])["keys"]["2"]})}
+    settings.FIELD_ENCRYPTION = {
+        **settings.FIELD_ENCRYPTION,
+        "BLIND_INDEX_KEY": _index_keys(
+            "2", **{"2": json.loads(settings.FIELD_ENCRYPTION["BLIND_INDEX_KEY"])["keys"]["2"]}
+        ),
+    }
     assert blind_lookup(Person.objects, email="grace@example.com").get() == people[1]
     assert blind_lookup(Person.objects, email="").get() == legacy

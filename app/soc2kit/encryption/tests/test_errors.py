@@ -79,7 +79,9 @@ def test_ciphertext_from_another_table_is_refused():
     person, token = _stored()
     note = Note.objects.create(body="x")
     write_raw(Note, "body", note.pk, token)
-    with pytest.raises(FieldMismatchError, match=r"Note\.body .*bound to a row of a model with a RowIdentityField"):
+    with pytest.raises(
+        FieldMismatchError, match=r"Note\.body .*bound to a row of a model with a RowIdentityField"
+    ):
         Note.objects.get(pk=note.pk)
     assert Person.objects.get(pk=person.pk).national_id == SECRET
 

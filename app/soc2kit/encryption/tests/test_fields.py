@@ -106,7 +106,10 @@ def test_queryset_update_encrypts_on_a_model_without_row_identity():
 def test_queryset_update_of_a_row_bound_field_is_refused():
     person = _person(notes="kept")
     # Both run in a savepoint: Django marks the transaction for rollback when a write fails.
-    with pytest.raises(EncryptionError, match=r"Person\.notes is bound to its row.*save\(\) or bulk_create"), transaction.atomic():
+    with (
+        pytest.raises(EncryptionError, match=r"Person\.notes is bound to its row.*save\(\) or bulk_create"),
+        transaction.atomic(),
+    ):
         Person.objects.filter(pk=person.pk).update(notes="set by update()")
     person.notes = "bulk"
     with pytest.raises(EncryptionError, match="bound to its row"), transaction.atomic():

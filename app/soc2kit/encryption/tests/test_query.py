@@ -88,13 +88,15 @@ def test_a_row_bound_value_needs_its_row_identity(people):
 def test_a_value_copied_to_another_row_names_table_field_and_row(people):
     source, victim = people[3], people[4]
     write_raw(Person, "national_id", victim.pk, raw_column(Person, "national_id", source.pk))
-    message = rf"Person\.national_id \(table encryption_testapp_person, row id {victim.pk}\).*failed authentication"
+    message = (
+        rf"Person\.national_id \(table encryption_testapp_person, row id {victim.pk}\).*failed authentication"
+    )
     with pytest.raises(DecryptionError, match=message):
         list(Person.objects.all())
     with pytest.raises(DecryptionError, match=message):
         list(Person.objects.values_list("national_id", flat=True))  # pk and identity loaded behind the scenes
     with pytest.raises(DecryptionError, match=message):
-        Person.objects.only("full_name").get(pk=victim.pk).national_id  # deferred load, base manager
+        _ = Person.objects.only("full_name").get(pk=victim.pk).national_id  # deferred load, base manager
     assert Person.objects.get(pk=source.pk).national_id == _expected(3)["national_id"]
 
 

@@ -10,7 +10,6 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from soc2kit.encryption.errors import DecryptionError
-
 from soc2kit.encryption.keyring import get_keyring, reset_keyring
 from soc2kit.encryption.management.commands.rotate_field_keys import Command as RotateCommand
 from soc2kit.encryption.models import DataKey
@@ -232,7 +231,7 @@ def test_a_writer_still_open_during_rotation_keeps_its_row_readable(no_ttl):
                 encrypted.set()
                 if not release.wait(30):
                     raise TimeoutError("the test never released the writer")
-        except Exception as exc:  # noqa: BLE001 - reported to the test thread below
+        except Exception as exc:
             failures.append(exc)
             encrypted.set()
         finally:
@@ -284,14 +283,20 @@ def test_old_format_value_under_a_retired_key_is_refused_on_a_row_bound_model(ro
     _rotate()  # every row bound to its row under v2; v1 retired
     write_raw(Person, "email", people[0].pk, replayed)  # an old-format value put back, from any row
     reset_keyring()
-    with pytest.raises(DecryptionError, match=rf"Person\.email \(table encryption_testapp_person, row id {people[0].pk}\) has the old field-only format under retired data key v1"):
+    with pytest.raises(
+        DecryptionError,
+        match=rf"Person\.email \(table encryption_testapp_person, row id {people[0].pk}\) "
+        r"has the old field-only format under retired data key v1",
+    ):
         list(Person.objects.all())
 
 
 def test_rotation_error_names_the_row(rows):
-    people, notes = rows
+    _people, notes = rows
     write_raw(Note, "body", notes[2].pk, "tampered")
-    with pytest.raises(CommandError, match=rf"Note\.body \(table encryption_testapp_note, row id {notes[2].pk}\)"):
+    with pytest.raises(
+        CommandError, match=rf"Note\.body \(table encryption_testapp_note, row id {notes[2].pk}\)"
+    ):
         _rotate()
 
 
@@ -325,5 +330,5 @@ def test_the_rotation_threshold_must_stay_under_the_nonce_limit(settings, encryp
     from soc2kit.encryption.errors import KeyConfigurationError
 
     settings.FIELD_ENCRYPTION = {**encryption_settings, "ROTATE_AFTER_ENCRYPTIONS": limit}
-    with pytest.raises(KeyConfigurationError, match="ROTATE_AFTER_ENCRYPTIONS .* 2\\^32 encryptions per key"):
+    with pytest.raises(KeyConfigurationError, match=r"ROTATE_AFTER_ENCRYPTIONS .* 2\^32 encryptions per key"):
         load_settings()

@@ -33,7 +33,8 @@ class Command(BaseCommand):
             except KeyboardInterrupt:
                 raise CommandError(
                     f"Interrupted after {total} rows in finished tables; every committed batch is on key "
-                    f"{active!r} and searches find both. Run 'manage.py rebuild_blind_indexes' again to finish."
+                    f"{active!r} and searches find both. "
+                    "Run 'manage.py rebuild_blind_indexes' again to finish."
                 ) from None
             others = sorted(set(ring.conf.blind_index_keys) - {active})
             done = f"Rebuilt {total} rows; every blind index is now under key {active!r}"
