@@ -11,9 +11,10 @@ column of a chunk of rows to the field converter's `batch` (keyring.Keyring._bat
 decrypts the column's values, each still on its own, in C-level pipelines. Results are the same,
 value for value and error for error; other columns keep Django's own converters.
 
-Used for every query built from the manager: model instances, values(), values_list(), get().
-Querysets not built from it (related managers, `_base_manager`, raw SQL) keep the per-value path,
-which gives the same results more slowly.
+Used for every query built from the manager: model instances, values(), values_list(), get(). It also
+supplies each value's row context (primary key for error messages, RowIdentityField for row-bound
+values). Querysets not built from it (raw SQL, a plain manager) keep Django's per-value path, which
+reads field-bound values only.
 """
 
 from __future__ import annotations
