@@ -2,7 +2,7 @@
 
 Ciphertext format (a text column):  ef<n>:<dek version>:<dek key id>:<base64(nonce || ciphertext || tag)>
 - AES-256-GCM, 12-byte random nonce, 16-byte tag (cryptography's AESGCM).
-- ef2 (models with a RowIdentityField): associated data = "<label>|<16-byte row identity>|ef2:<v>:<id>:",
+- ef2 (models with a RowIdentityField): associated data = "<16-byte row identity>|<label>|ef2:<v>:<id>:",
   so a value copied into another row, field or table fails authentication.
 - ef1 (models without one, and values written before row binding):
   associated data = "<app_label.Model.field>|ef1:<version>:<key id>:".
@@ -66,7 +66,7 @@ class DataKeyHandle:
     # Encryptions this process may still do with the key: an iterator over a block reserved in the
     # database (see Keyring._reserve); next() on it is atomic, so threads never share a count.
     budget: list = field(default_factory=lambda: [iter(())])
-    bound_aads: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # label -> (prefix, suffix)
+    bound_aads: dict[str, bytes] = field(default_factory=dict)  # label -> bound_aad_suffix
 
     @cached_property
     def bound_header(self) -> str:  # "ef2:<version>:<key id>:"
@@ -78,12 +78,12 @@ class DataKeyHandle:
             aad = self.aads[label] = f"{label}|{self.header}".encode()
         return aad
 
-    def bound_aad_parts(self, label: str) -> tuple[bytes, bytes]:
-        """(prefix, suffix) of a row-bound value's associated data: prefix + 16 identity bytes + suffix."""
-        parts = self.bound_aads.get(label)
-        if parts is None:
-            parts = self.bound_aads[label] = (f"{label}|".encode(), f"|{self.bound_header}".encode())
-        return parts
+    def bound_aad_suffix(self, label: str) -> bytes:
+        """A row-bound value's associated data is the row's 16 identity bytes + this suffix."""
+        suffix = self.bound_aads.get(label)
+        if suffix is None:
+            suffix = self.bound_aads[label] = f"|{label}|{self.bound_header}".encode()
+        return suffix
 
     def __repr__(self) -> str:
         return f"DataKeyHandle(v{self.version}, {self.key_id})"
@@ -94,6 +94,15 @@ def identity_bytes(identity) -> bytes:
     if isinstance(identity, uuid.UUID):
         return identity.bytes
     return uuid.UUID(str(identity)).bytes
+
+
+def identity_column_bytes(identities) -> list[bytes]:
+    """A column of uuid.UUID identities as 16-byte values (big-endian, as UUID.bytes), in C-level
+    pipelines: no Python call per row. Raises AttributeError for anything but UUIDs."""
+    return list(map(int.to_bytes, map(_uuid_int, identities), repeat(IDENTITY_BYTES)))
+
+
+_uuid_int = attrgetter("int")
 
 
 def _where(label: str, table: str, row_id) -> str:
@@ -290,8 +299,7 @@ class Keyring:
             sealed = dek.aead.encrypt(nonce, plaintext.encode(), dek.aad(label))
             header = dek.header
         else:
-            prefix, suffix = dek.bound_aad_parts(label)
-            sealed = dek.aead.encrypt(nonce, plaintext.encode(), prefix + identity + suffix)
+            sealed = dek.aead.encrypt(nonce, plaintext.encode(), identity + dek.bound_aad_suffix(label))
             header = dek.bound_header
         return header + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
 
@@ -332,7 +340,7 @@ class Keyring:
                 dek, bound = self._resolve_header(header, token, label, table, row_id, row_bound)
                 if len(resolved) >= limit:
                     resolved.clear()
-                aad = dek.bound_aad_parts(label) if bound else dek.aad(label)
+                aad = dek.bound_aad_suffix(label) if bound else dek.aad(label)
                 entry = resolved[header] = (dek.aead.decrypt, aad, dek, bound)
             if entry[3]:
                 if identity is None:
@@ -341,8 +349,7 @@ class Keyring:
                         "the row identity; read it through the model's EncryptedManager "
                         "(objects, and Meta.base_manager_name), which loads it"
                     )
-                aad = entry[1][0] + (identity if isinstance(identity, bytes) else identity_bytes(identity))
-                aad += entry[1][1]
+                aad = (identity if isinstance(identity, bytes) else identity_bytes(identity)) + entry[1]
             else:
                 aad = entry[1]
             try:
@@ -375,7 +382,6 @@ class Keyring:
         a2b = binascii.a2b_base64
         nonce_of = itemgetter(slice(None, NONCE_BYTES))
         sealed_of = itemgetter(slice(NONCE_BYTES, None))
-        uuid_int = attrgetter("int")
         decode = bytes.decode
         startswith = str.startswith
         concat = bytes.__add__
@@ -389,7 +395,7 @@ class Keyring:
                 dek, bound = self._resolve_header(header, token, label, table, None, row_bound)
             except EncryptionError:
                 return None  # convert() raises it, naming the value's field and row
-            aad = dek.bound_aad_parts(label) if bound else dek.aad(label)
+            aad = dek.bound_aad_suffix(label) if bound else dek.aad(label)
             return (f"{header}:", itemgetter(slice(len(header) + 1, None)), dek.aead.decrypt, aad, bound)
 
         def one_by_one(tokens, identities, row_ids) -> list:
@@ -414,12 +420,13 @@ class Keyring:
             if bound:
                 if identities is None or not all(identities):
                     return one_by_one(tokens, identities, row_ids)
-                ids = identities if complete else compress(identities, selector)
-                try:  # UUID -> its 16 bytes, big-endian like UUID.bytes, without a Python call per value
-                    id_bytes = map(int.to_bytes, map(uuid_int, ids), repeat(IDENTITY_BYTES))
-                    aads = list(map(concat, map(concat, repeat(aad[0]), id_bytes), repeat(aad[1])))
-                except AttributeError:  # identities given as bytes or text
-                    return one_by_one(tokens, identities, row_ids)
+                ids = identities if complete else list(compress(identities, selector))
+                if type(ids[0]) is not bytes:
+                    try:
+                        ids = identity_column_bytes(ids)
+                    except AttributeError:  # not UUIDs
+                        return one_by_one(tokens, identities, row_ids)
+                aads = list(map(concat, ids, repeat(aad)))
             else:
                 aads = repeat(aad)
             bodies = list(map(body_of, present))
@@ -497,10 +504,8 @@ class Keyring:
             return None
         for other in sorted(FIELD_LABELS - {label}):
             if bound:
-                prefix, suffix = dek.bound_aad_parts(other)
-                aad = (
-                    prefix + (identity if isinstance(identity, bytes) else identity_bytes(identity)) + suffix
-                )
+                own = identity if isinstance(identity, bytes) else identity_bytes(identity)
+                aad = own + dek.bound_aad_suffix(other)
             else:
                 aad = f"{other}|{dek.header}".encode()
             try:

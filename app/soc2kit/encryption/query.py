@@ -28,6 +28,7 @@ from django.db.models.expressions import Col
 from django.db.models.sql import Query
 
 from .errors import BlindIndexMismatchError
+from .keyring import identity_column_bytes
 
 CHUNK_ROWS = 100  # rows decrypted together (Django fetches in chunks of 100 as well)
 
@@ -118,10 +119,16 @@ class DecryptingCompilerMixin:
 
     def _convert_chunk(self, batched: list[tuple], keep: int, chunk: list) -> Iterator[list]:
         columns = list(zip(*chunk, strict=True))
+        identities = {}  # identity column position -> its 16-byte values, shared by the row's columns
         for position, batch, identity_position, pk_position in batched:
+            if identity_position is not None and identity_position not in identities:
+                try:
+                    identities[identity_position] = identity_column_bytes(columns[identity_position])
+                except AttributeError:  # a None identity (e.g. a missing related row): value by value
+                    identities[identity_position] = columns[identity_position]
             columns[position] = batch(
                 columns[position],
-                None if identity_position is None else columns[identity_position],
+                None if identity_position is None else identities[identity_position],
                 None if pk_position is None else columns[pk_position],
             )
         for index, index_position, source_position, pk_position in self.index_checks:
