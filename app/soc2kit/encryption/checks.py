@@ -65,8 +65,8 @@ def check_row_bound_models_read_through_the_encrypted_manager(app_configs, **kwa
         ):
             errors.append(
                 checks.Error(
-                    f"{model._meta.label} binds its encrypted values to {identities[0].name}, but its default "
-                    "or base manager is not an EncryptedManager, so its reads cannot decrypt them",
+                    f"{model._meta.label} binds its encrypted values to {identities[0].name}, but its "
+                    "default or base manager is not an EncryptedManager, so its reads cannot decrypt them",
                     hint="Set objects = EncryptedManager() and Meta.base_manager_name = 'objects'.",
                     obj=model,
                     id="encryption.E003",

@@ -150,6 +150,9 @@ def test_a_row_bound_model_must_read_through_the_encrypted_manager():
         class Meta:
             app_label = "encryption_testapp"
 
+        def __str__(self) -> str:
+            return f"Unmanaged {self.pk}"
+
     try:
         errors = check_row_bound_models_read_through_the_encrypted_manager(None)
     finally:
