@@ -96,8 +96,8 @@ def reencrypt_table(
         progress(table.label, 0, total)
     identity = row_identity_field(table.model)
     fields = table.fields
-    labels = [f.encryption_label for f in fields]
-    to_texts = [f._plaintext for f in fields]
+    # (label, value -> text) per column; the values were just decrypted, so they have the field's type.
+    columns = [(f.encryption_label, f.to_text) for f in fields]
     encrypt = ring.encrypt
 
     def rewrite(rows: list[tuple]) -> None:
@@ -106,16 +106,11 @@ def reencrypt_table(
         out = []
         for pk, row_identity, *values in rows:
             bound = None if row_identity is None else identity_bytes(row_identity)
-            texts = map(_call, to_texts, values)
-            out.append(
-                (
-                    pk,
-                    [
-                        None if t is None else encrypt(t, label, bound)
-                        for t, label in zip(texts, labels, strict=True)
-                    ],
-                )
-            )
+            ciphertexts = [
+                None if value is None else encrypt(to_text(value), label, bound)
+                for value, (label, to_text) in zip(values, columns, strict=True)
+            ]
+            out.append((pk, ciphertexts))
         _write_values(table.model, fields, out)
 
     def report(done: int) -> None:
@@ -125,10 +120,6 @@ def reencrypt_table(
     loaded = [identity.name if identity is not None else None, *(f.name for f in fields)]
     where, params = _not_on_key(table, header)
     return _in_locked_batches(table.model, where, params, loaded, batch_size, rewrite, report)
-
-
-def _call(func, value):
-    return func(value)
 
 
 def _in_locked_batches(
@@ -189,18 +180,22 @@ def _write_values(
     pk_field = model._meta.pk
     columns = [f"c{i}" for i in range(len(fields))]
     assignments = ", ".join(f"{_quote(f.column)} = v.{c}" for f, c in zip(fields, columns, strict=True))
-    arrays = ", ".join([f"%s::{pk_field.cast_db_type(connection)}[]", *(["%s::text[]"] * len(columns))])
+    pk_array = f"%b::{pk_field.cast_db_type(connection)}[]"  # %b: a binary parameter
+    arrays = ", ".join([pk_array, *(["%b::text[]"] * len(columns))])
     pks = [pk for pk, _values in rows]
     by_column = [list(column) for column in zip(*(values for _pk, values in rows), strict=True)]
     sql = (
         f"UPDATE {_quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - identifiers quoted by Django
-        f"FROM unnest({arrays}) AS v(k, {', '.join(columns)}) WHERE t.{_quote(pk_field.column)} = v.k"
+        f"FROM unnest({arrays}) AS v(k, {', '.join(columns)}) "
+        # The second condition lets the planner find the rows through the primary key index instead
+        # of hashing the whole table for every batch.
+        f"WHERE t.{_quote(pk_field.column)} = v.k AND t.{_quote(pk_field.column)} = ANY({pk_array})"
     )
     connection.ensure_connection()
     # Django's cursors bind parameters client-side (quoting every array element); a plain psycopg
-    # cursor on the same connection and transaction sends the arrays as binary parameters.
+    # cursor on the same connection and transaction sends the arrays as binary parameters (%b).
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [pks, *by_column], binary=True)
+        cursor.execute(sql, [pks, *by_column, pks])
 
 
 def retire_unused_keys(ring: Keyring, now: datetime.datetime | None = None) -> list[tuple[DataKey, str]]:
