@@ -19,9 +19,10 @@ reads field-bound values only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain, islice
+from types import MappingProxyType
 
 from django.db import connections, models
 from django.db.models.expressions import Col
@@ -48,6 +49,11 @@ class DecryptingCompilerMixin:
     rows before anyone sees them. Rows found by blind_lookup() are checked: the stored index must be
     the index of the decrypted value, so an index copied from another row is caught.
     """
+
+    # Set by setup_query(); these defaults serve a compiler that never built a SELECT.
+    row_context: Mapping[int, tuple[int | None, int | None]] = MappingProxyType({})
+    index_checks: Sequence[tuple] = ()
+    extra_columns = 0
 
     def setup_query(self, with_col_aliases=False):
         super().setup_query(with_col_aliases=with_col_aliases)
@@ -81,7 +87,7 @@ class DecryptingCompilerMixin:
 
         verified = getattr(query, "verified_blind_indexes", ())
         if verified and can_add:
-            alias = query.get_initial_alias()
+            alias = query.base_table  # (get_initial_alias() would add a reference to the query)
             model = query.model
             for name in verified:
                 index = model._meta.get_field(name)
