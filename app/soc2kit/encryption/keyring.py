@@ -260,15 +260,19 @@ class Keyring:
             if reserved <= self.conf.rotate_after_encryptions and reserved <= NONCE_SAFE_ENCRYPTIONS:
                 dek.budget[0] = iter(range(block - 1))  # this call takes the first one of the block
                 return dek
-            logger.warning(
-                "data key v%s (%s) reached %s reserved encryptions (limit %s): creating the next data key",
-                dek.version,
-                dek.key_id,
-                reserved,
-                self.conf.rotate_after_encryptions,
-            )
-            self.create_key()
-        return self._encrypting_key()  # the new key, with a block of its own
+            newest = DataKey.objects.order_by("-version").values_list("version", flat=True).first()
+            if newest is not None and newest > dek.version:
+                self.expire_active()  # another process already created the next key: use it
+            else:
+                logger.warning(
+                    "data key v%s (%s) reached %s reserved encryptions (limit %s): creating the next key",
+                    dek.version,
+                    dek.key_id,
+                    reserved,
+                    self.conf.rotate_after_encryptions,
+                )
+                self.create_key()
+        return self._encrypting_key()  # the newest key, with a block of its own
 
     def get(self, key_id: str, version: str, label: str = "") -> DataKeyHandle:
         handle = self._deks.get(key_id)

@@ -324,6 +324,24 @@ def test_each_data_key_counts_its_encryptions_and_a_new_key_takes_over_before_th
     ]
 
 
+def test_processes_past_the_limit_share_one_new_key(settings, encryption_settings):
+    settings.FIELD_ENCRYPTION = {
+        **encryption_settings,
+        "ACTIVE_KEY_TTL": 3600,  # both processes keep v1 cached as their active key
+        "ROTATE_AFTER_ENCRYPTIONS": 5,
+        "ENCRYPTION_RESERVATION": 2,
+    }
+    first = get_keyring()
+    for _ in range(4):  # two blocks of 2 reserved on v1, all used
+        assert first.encrypt("a", "encryption_testapp.Note.body").startswith("ef1:1:")
+    reset_keyring()
+    second = get_keyring()
+    assert second.encrypt("b", "encryption_testapp.Note.body").startswith("ef1:2:")  # 6 > 5: creates v2
+    # The first process, v1 still cached as active, needs a new block: it finds v2 and creates none.
+    assert first.encrypt("c", "encryption_testapp.Note.body").startswith("ef1:2:")
+    assert list(DataKey.objects.values_list("version", flat=True)) == [1, 2]
+
+
 @pytest.mark.parametrize("limit", [0, 2**32, "many"])
 def test_the_rotation_threshold_must_stay_under_the_nonce_limit(settings, encryption_settings, limit):
     from soc2kit.encryption.config import load_settings
