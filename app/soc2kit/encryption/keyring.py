@@ -389,7 +389,7 @@ class Keyring:
         decode = bytes.decode
         startswith = str.startswith
         concat = bytes.__add__
-        fast: tuple | None = None  # (header with its colon, body getter, aead decrypt, aad or parts, bound)
+        fast: tuple | None = None  # (header with its colon, body getter, aead decrypt, aad or suffix, bound)
 
         def header_state(token: str) -> tuple | None:
             header, sep, _ = token.rpartition(":")
@@ -430,7 +430,7 @@ class Keyring:
                         ids = identity_column_bytes(ids)
                     except AttributeError:  # not UUIDs
                         return one_by_one(tokens, identities, row_ids)
-                aads = list(map(concat, ids, repeat(aad)))
+                aads = map(concat, ids, repeat(aad))
             else:
                 aads = repeat(aad)
             bodies = list(map(body_of, present))
