@@ -21,8 +21,9 @@ class PlainCustomer(models.Model):
 
 
 class EncryptedCustomer(models.Model):
-    """Field for field the same as soc2kit.customers.models.Customer."""
+    """Field for field the same as soc2kit.customers.models.Customer (values bound to their row)."""
 
+    row_uuid = ours.RowIdentityField()
     full_name = ours.EncryptedCharField(max_length=200)
     email = ours.EncryptedEmailField()
     email_index = ours.BlindIndexField(source="email", normalizer="email")
@@ -34,6 +35,9 @@ class EncryptedCustomer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = EncryptedManager()
+
+    class Meta:
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"EncryptedCustomer #{self.pk}"
