@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             export_stack_profile(context(env), os.environ)
         pipeline = build(args.action, env, web, dict(os.environ))
     except KitError as error:
-        print(f"ERROR: {error.what}", file=sys.stderr)
-        if error.fix:
-            print(f"How to fix: {error.fix}", file=sys.stderr)
-        return 2
+        return error.report()
     return pipeline.run()
 
 

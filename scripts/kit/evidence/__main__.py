@@ -115,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             signer = bundle.verify_bundle(folder, expected_public_key=expected)
         except KitError as error:
-            print(f"EVIDENCE BUNDLE REJECTED: {error.what}", file=sys.stderr)
-            if error.fix:
-                print(f"How to fix: {error.fix}", file=sys.stderr)
-            return 1
+            return error.report(status=1, label="EVIDENCE BUNDLE REJECTED")
         files = len(bundle.file_hashes(folder))
         print(f"Evidence bundle OK: {files} files match the manifest signed by {signer}", file=sys.stderr)
         if LOCAL_KEY_FILE.exists() and expected is None and "Ed25519" in signer:
@@ -128,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     except KitError as error:
-        print(f"ERROR: {error.what}", file=sys.stderr)
-        if error.fix:
-            print(f"How to fix: {error.fix}", file=sys.stderr)
-        return 2
+        return error.report()
 
 
 if __name__ == "__main__":

@@ -153,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             code, _ = run_all(ctx, checks, Scrubber(known), extra=extra, only=only)
             return code
     except KitError as error:
-        print(f"ERROR: {error.what}", file=sys.stderr)
-        if error.fix:
-            print(f"How to fix: {error.fix}", file=sys.stderr)
-        return 2
+        return error.report()
 
 
 if __name__ == "__main__":
