@@ -43,6 +43,26 @@ class EncryptedCustomer(models.Model):
         return f"EncryptedCustomer #{self.pk}"
 
 
+class FieldBoundCustomer(models.Model):
+    """EncryptedCustomer without a RowIdentityField: values bound to their field only (ef1). Not part of
+    `make bench`; bench.row_binding lists it beside EncryptedCustomer to measure what row binding costs."""
+
+    full_name = ours.EncryptedCharField(max_length=200)
+    email = ours.EncryptedEmailField()
+    email_index = ours.BlindIndexField(source="email", normalizer="email")
+    national_id = ours.EncryptedCharField(max_length=32)
+    national_id_index = ours.BlindIndexField(source="national_id", normalizer="compact_upper")
+    date_of_birth = ours.EncryptedDateField(null=True, blank=True)
+    notes = ours.EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EncryptedManager()
+
+    def __str__(self) -> str:
+        return f"FieldBoundCustomer #{self.pk}"
+
+
 class FernetCustomer(models.Model):
     full_name = fernet.EncryptedCharField(max_length=200)
     email = fernet.EncryptedEmailField()
@@ -57,3 +77,4 @@ class FernetCustomer(models.Model):
 
 
 MODELS = {"plain": PlainCustomer, "encrypted": EncryptedCustomer, "fernet": FernetCustomer}
+LISTED = {**MODELS, "field_bound": FieldBoundCustomer}  # what /bench/<kind>/ serves
