@@ -18,6 +18,7 @@ from config import StackConfig
 
 import pulumi
 from components.aws_context import AwsContext
+from components.private_bucket import guard_bucket
 
 # Where the app puts checkpoints (AUDIT_CHECKPOINTS["S3_PREFIX"] in app/config/settings/base.py).
 CHECKPOINT_PREFIX = "checkpoints/"
@@ -77,12 +78,6 @@ class AuditCheckpointBucket(pulumi.ComponentResource):
             tags={**cfg.tags, "Purpose": "audit-checkpoints"},
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
         aws.s3.BucketObjectLockConfiguration(
             f"{name}-object-lock",
             bucket=self.bucket.id,
@@ -94,84 +89,24 @@ class AuditCheckpointBucket(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=audit_key_arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        # Checkpoints go once their lock has ended (the latest one is always minutes old).
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-after-retention",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days + 1),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=retention_days + 1
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=1
-                    ),
-                )
-            ],
-            opts=child,
-        )
         objects = pulumi.Output.concat(self.bucket.arn, "/*")
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=self.bucket.id,
-            policy=pulumi.Output.json_dumps(
+        # Checkpoints go once their lock has ended (the latest one is always minutes old).
+        guard_bucket(
+            name,
+            self.bucket,
+            key_arn=audit_key_arn,
+            expire_after_days=retention_days + 1,
+            lifecycle_rule_id="expire-after-retention",
+            policy_name="policy",
+            extra_policy_statements=[
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyPlainHttp",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [self.bucket.arn, objects],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
-                        {
-                            "Sid": "DenyDeletingCheckpoints",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": [
-                                "s3:DeleteObject",
-                                "s3:DeleteObjectVersion",
-                                "s3:BypassGovernanceRetention",
-                            ],
-                            "Resource": objects,
-                        },
-                    ],
+                    "Sid": "DenyDeletingCheckpoints",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+                    "Resource": objects,
                 }
-            ),
+            ],
             opts=child,
         )
         self.register_outputs({"bucket_name": self.bucket.bucket})
