@@ -80,18 +80,21 @@ def _via_service_statements(sid: str, ctx: AwsContext, service: str) -> list[dic
     ]
 
 
+def _administration(cfg: StackConfig) -> dict[str, Any]:
+    """Key administrators manage a key (never use it): every key policy starts with this statement."""
+    return {
+        "Sid": "KeyAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": list(cfg.key_admin_arns)},
+        "Action": ADMIN_ACTIONS,
+        "Resource": "*",
+    }
+
+
 def key_policy(
     purpose: str, cfg: StackConfig, ctx: AwsContext, host_role_arn: pulumi.Input[str]
 ) -> pulumi.Output[str]:
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": list(cfg.key_admin_arns)},
-            "Action": ADMIN_ACTIONS,
-            "Resource": "*",
-        }
-    ]
+    statements: list[dict[str, Any]] = [_administration(cfg)]
     if purpose == "database":
         statements += _via_service_statements("RdsStorage", ctx, "rds")
     elif purpose == "volumes":
@@ -185,16 +188,10 @@ def key_policy(
 
 def signing_key_policy(cfg: StackConfig) -> str:
     """Administrators manage it; only the deployer and the named secret readers (the people and CI who
-    run `make evidence`) sign with it; anyone the account's IAM allows may verify or fetch the public key."""
+    run `make evidence` and `make evidence-verify`) sign, verify and fetch its public key."""
     signers = sorted({cfg.deployer_role_arn, *cfg.secret_reader_arns})
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": list(cfg.key_admin_arns)},
-            "Action": ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        _administration(cfg),
         {
             "Sid": "EvidenceSigners",
             "Effect": "Allow",
