@@ -38,7 +38,7 @@ class FakePodman:
 
 def test_local_results_come_from_the_collector_and_the_app_secrets_are_known(monkeypatch):
     monkeypatch.setattr(sources, "PodmanHosts", FakePodman)
-    monkeypatch.setattr(sources, "_running", lambda container, env: True)
+    monkeypatch.setattr(sources.local, "container_running", lambda container: True)
     results, known, where = sources.local_sources("nginx", PERIOD)
     assert len(results) == 7
     collector, grep = FakePodman.commands[0]
@@ -48,7 +48,7 @@ def test_local_results_come_from_the_collector_and_the_app_secrets_are_known(mon
 
 
 def test_a_stopped_local_stack_is_named_with_the_fix(monkeypatch):
-    monkeypatch.setattr(sources, "_running", lambda container, env: False)
+    monkeypatch.setattr(sources.local, "container_running", lambda container: False)
     with pytest.raises(KitError, match="log collector is not running") as caught:
         sources.local_sources("apache", PERIOD)
     assert "make deploy ENV=local WEB=apache" in caught.value.fix
@@ -114,7 +114,7 @@ def test_make_evidence_local_then_evidence_verify_accepts_and_then_rejects_one_b
     from kit.evidence import signing
 
     monkeypatch.setattr(sources, "PodmanHosts", FakePodman)
-    monkeypatch.setattr(sources, "_running", lambda container, env: True)
+    monkeypatch.setattr(sources.local, "container_running", lambda container: True)
     monkeypatch.setattr(cli, "EVIDENCE_DIR", tmp_path / "evidence")
     monkeypatch.setattr(signing, "LOCAL_KEY_FILE", tmp_path / "cache" / "signing-key.pem")
     monkeypatch.setattr(

@@ -5,8 +5,6 @@ that `make deploy` / `make verify` recorded."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from typing import Any
 
 from .. import KitError, aws, local
@@ -17,24 +15,13 @@ from .daily import DailyResult
 from .period import Period
 
 
-def _running(container: str, podman_env: dict[str, str]) -> bool:
-    done = subprocess.run(  # noqa: S603
-        [local.podman(), "inspect", "--format", "{{.State.Running}}", container],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **podman_env},
-    )
-    return done.stdout.strip() == "true"
-
-
 def local_sources(web: str, period: Period) -> tuple[list[DailyResult], dict[str, str], dict[str, str]]:
     """(daily results of the period, known secrets for the scrubber, what was read from where)."""
     scenario = local.scenario_for(web)
     podman_env = local.molecule_env()
     collector = scenario.find("log_collectors")
     app = scenario.container("app_hosts")
-    if collector is None or not _running(collector, podman_env):
+    if collector is None or not local.container_running(collector):
         raise KitError(
             f"the local log collector is not running (scenario {scenario.name})",
             f"run `make deploy ENV=local{' WEB=apache' if web == 'apache' else ''}` first",
@@ -46,7 +33,7 @@ def local_sources(web: str, period: Period) -> tuple[list[DailyResult], dict[str
             f"check `podman exec {collector} ls -R {daily.COLLECTOR_GLOB}`",
         )
     results = daily.in_period(daily.parse_lines(done.stdout.splitlines()), period.start, period.end)
-    known = read_host_secrets(PodmanHosts([app], podman_env)) if _running(app, podman_env) else {}
+    known = read_host_secrets(PodmanHosts([app], podman_env)) if local.container_running(app) else {}
     where = {
         "Daily results": f"collector container {collector}: {daily.COLLECTOR_GLOB}/<host>/<program>.log",
         "Secrets known and scrubbed (names)": ", ".join(sorted(known)) or "none (app container not running)",

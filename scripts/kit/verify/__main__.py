@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,14 +41,7 @@ def local_context(web: str, scratch: Path) -> tuple[Context, dict[str, str]]:
     scenario = local.scenario_for(web)
     container = scenario.container("app_hosts")
     podman_env = local.molecule_env()
-    running = subprocess.run(  # noqa: S603
-        [local.podman(), "inspect", "--format", "{{.State.Running}}", container],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **podman_env},
-    )
-    if running.stdout.strip() != "true":
+    if not local.container_running(container):
         raise KitError(
             f"the local stack is not running (container {container} of scenario {scenario.name})",
             f"run `make deploy ENV=local{' WEB=apache' if web == 'apache' else ''}` first",
