@@ -35,7 +35,6 @@ from .signing import PUBLIC_KEY_FILE, LocalSigner, Signer
 from .signing import verify as verify_signature
 
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig.json"
-TIME = "%Y-%m-%d %H:%M:%S UTC"
 
 
 @dataclass
@@ -190,9 +189,7 @@ def render_readme(
     if banner(g.env):
         out += [f"> **{banner(g.env)}**", ""]
     out += [
-        f"- Assembled by: {who.operator} on {who.machine}; AWS identity: {who.aws_identity}",
-        f"- Started: {g.started.strftime(TIME)}; ended: {ended.strftime(TIME)}",
-        f"- Kit commit: `{who.commit}`; checkout: {who.checkout}",
+        *who.markdown_lines("Assembled by", g.started, ended),
         *(f"- {name}: {where}" for name, where in g.sources.items()),
         "",
         "## Per control",

@@ -7,10 +7,13 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .. import ROOT
 
+# How every report writes a time (reports are in UTC).
+REPORT_TIME = "%Y-%m-%d %H:%M:%S UTC"
 # ENVs whose evidence must never be mistaken for production's.
 NOT_PRODUCTION = ("local", "rehearsal")
 NOT_PRODUCTION_BANNER = (
@@ -34,6 +37,14 @@ class Provenance:
         shown = ", ".join(self.local_changes[:10])
         more = f" and {len(self.local_changes) - 10} more" if len(self.local_changes) > 10 else ""
         return f"LOCAL CHANGES in {len(self.local_changes)} file(s): {shown}{more}"
+
+    def markdown_lines(self, who_did: str, started: datetime, ended: datetime) -> list[str]:
+        """The who / when / which-code lines every report opens with (`who_did`: "Run by", ...)."""
+        return [
+            f"- {who_did}: {self.operator} on {self.machine}; AWS identity: {self.aws_identity}",
+            f"- Started: {started.strftime(REPORT_TIME)}; ended: {ended.strftime(REPORT_TIME)}",
+            f"- Kit commit: `{self.commit}`; checkout: {self.checkout}",
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {

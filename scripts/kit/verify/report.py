@@ -134,10 +134,7 @@ def render_markdown(
         out += [f"> **{banner(info.env)}**", ""]
     out += [
         f"- Result: **{verdict(rows)}** ({counts_line(rows)})",
-        f"- Run by: {who.operator} on {who.machine}; AWS identity: {who.aws_identity}",
-        f"- Started: {info.started.strftime('%Y-%m-%d %H:%M:%S UTC')}; "
-        f"ended: {info.ended.strftime('%Y-%m-%d %H:%M:%S UTC')}",
-        f"- Kit commit: `{who.commit}`; checkout: {who.checkout}",
+        *who.markdown_lines("Run by", info.started, info.ended),
         f"- Target: {info.target} (web server: {info.web})",
         f"- Thresholds: `{info.thresholds_file}`; exceptions: `{EXCEPTIONS_FILE}`",
         *(f"- {key}: {value}" for key, value in info.extra.items()),
