@@ -31,6 +31,38 @@ def test_recorded_run_where_nothing_could_be_audited_is_an_error():
     assert "could not be audited" in outcome.summary
 
 
+def test_a_run_where_only_some_packages_could_not_be_audited_is_an_error():
+    partly = _audit(
+        {"name": "django", "version": "5.2.19", "vulns": []},
+        {"name": "asgiref", "version": "3.13.0", "vulns": []},
+        {"name": "sqlparse", "skip_reason": "Dependency not found on PyPI and could not be audited"},
+    )
+    outcome = deps.evaluate_pip_audit(partly, {})
+    assert outcome.status == ERROR
+    assert (outcome.figures["packages"], outcome.figures["audited"]) == (3, 2)
+    assert "1 of 3 packages could not be audited (e.g. sqlparse)" in outcome.summary
+
+
+def test_a_locked_package_missing_from_the_report_counts_as_not_audited():
+    clean_but_short = _audit(
+        {"name": "Django", "version": "5.2.19", "vulns": []},
+        {"name": "asgiref", "version": "3.13.0", "vulns": []},
+    )
+    outcome = deps.evaluate_pip_audit(clean_but_short, {}, deps.locked_packages(LOCK))
+    assert outcome.status == ERROR
+    assert outcome.figures["not_audited"] == ["sqlparse (locked but missing from pip-audit's report)"]
+
+
+def test_a_vulnerability_fails_and_the_summary_still_names_unaudited_packages():
+    both = _audit(
+        {"name": "django", "version": "5.2.1", "vulns": [{"id": "PYSEC-2025-1", "fix_versions": []}]},
+        {"name": "asgiref", "skip_reason": "Dependency not found on PyPI and could not be audited"},
+    )
+    outcome = deps.evaluate_pip_audit(both, {})
+    assert outcome.status == FAIL
+    assert "1 of 2 packages could not be audited (e.g. asgiref)" in outcome.summary
+
+
 def test_a_known_vulnerability_fails_and_an_ignored_one_does_not():
     vulnerable = _audit(
         {
@@ -58,8 +90,12 @@ def test_a_known_vulnerability_fails_and_an_ignored_one_does_not():
 
 
 def test_all_audited_and_clean_passes():
-    clean = _audit({"name": "django", "version": "5.2.19", "vulns": []})
-    assert deps.evaluate_pip_audit(clean, {}).status == PASS
+    clean = _audit(
+        {"name": "django", "version": "5.2.19", "vulns": []},
+        {"name": "asgiref", "version": "3.13.0", "vulns": []},
+        {"name": "sqlparse", "version": "0.5.3", "vulns": []},
+    )
+    assert deps.evaluate_pip_audit(clean, {}, deps.locked_packages(LOCK)).status == PASS
     assert deps.evaluate_pip_audit("not json", {}).status == ERROR
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from soc2kit.secrets.loader import secret_source_from_environment
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
@@ -102,13 +103,42 @@ LOGIN_REDIRECT_URL = "/admin/"
 # Brute-force lockout (django-axes), keyed on the client address resolved by our own function,
 # which trusts X-Forwarded-For only from DJANGO_TRUSTED_PROXIES.
 TRUSTED_PROXIES: list[str] = env.list("DJANGO_TRUSTED_PROXIES", default=["127.0.0.1", "::1", "unix"])
-AXES_CLIENT_IP_CALLABLE = "soc2kit.accounts.client_ip.get_client_ip"
+AXES_CLIENT_IP_CALLABLE = "soc2kit.accounts.client_ip.get_lockout_key"  # IPv6: one budget per /64
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # one address spraying many usernames is stopped too
 AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_AXES_COOLOFF_MINUTES", default=30))
-AXES_RESET_ON_SUCCESS = True
+# Not True: with ip_address lockout it would clear the whole address's failures on any successful
+# login, the attacker's own included. accounts.apps clears only the account's own failures instead.
+AXES_RESET_ON_SUCCESS = False
+# Attempt tables and lockout records hold an unknown username only as a keyed hash (accounts.usernames).
+AXES_USERNAME_CALLABLE = "soc2kit.accounts.usernames.axes_username"
 AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.views.lockout_response"
 AXES_ENABLE_ADMIN = True
+
+# --- Shared cache: PostgreSQL, so that counters (the customer search rate limit) are shared by every
+# gunicorn worker and app host; a per-process LocMem cache would count per worker. Its table is
+# created by the customers app's migrations.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "soc2kit_cache",
+    }
+}
+
+
+def _positive_env_int(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}={value}: use a whole number of at least 1.")
+    return value
+
+
+# Exact-match customer search (POST /api/customers/search/): searches per user per window, and the
+# number of distinct searched values within a window that raises a search_enumeration alert.
+CUSTOMER_SEARCH_RATE_LIMIT = _positive_env_int("DJANGO_CUSTOMER_SEARCH_RATE_LIMIT", 10)
+CUSTOMER_SEARCH_RATE_WINDOW = timedelta(minutes=1)
+CUSTOMER_SEARCH_ALERT_DISTINCT_VALUES = _positive_env_int("DJANGO_CUSTOMER_SEARCH_ALERT_DISTINCT_VALUES", 20)
+CUSTOMER_SEARCH_ALERT_WINDOW = timedelta(hours=1)
 
 # --- Security headers and cookies (production.py turns on the HTTPS-only parts) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # nginx/Apache overwrite this header

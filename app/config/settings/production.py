@@ -4,6 +4,7 @@ Importing this module raises ImproperlyConfigured (so gunicorn and manage.py ref
 secret is missing or a placeholder, naming the setting and where to set it.
 """
 
+from django.core.checks.security.base import SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE_CHARACTERS
 from django.core.exceptions import ImproperlyConfigured
 from soc2kit.secrets.database import database_settings
 from soc2kit.secrets.loader import is_placeholder
@@ -13,12 +14,28 @@ from .base import FIELD_ENCRYPTION, SECRETS, env
 
 DEBUG = False
 # Django's own deploy check wants >= 50 characters; django-insecure-* is startproject's throw-away key.
-SECRET_KEY = SECRETS.require("DJANGO_SECRET_KEY", min_length=50, forbid_prefixes=("django-insecure-",))
+SECRET_KEY = SECRETS.require(
+    "DJANGO_SECRET_KEY", min_length=SECRET_KEY_MIN_LENGTH, forbid_prefixes=("django-insecure-",)
+)
+if len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:  # the same test as Django's security.W009
+    raise ImproperlyConfigured(
+        f"Secret DJANGO_SECRET_KEY has fewer than {SECRET_KEY_MIN_UNIQUE_CHARACTERS} distinct characters, "
+        f"so it is guessable; put a generated value in {SECRETS.describe('DJANGO_SECRET_KEY')} (e.g. "
+        "python -c 'from django.core.management.utils import get_random_secret_key as k; print(k())')."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured(
         "Missing DJANGO_ALLOWED_HOSTS: set it to the site's host name(s), comma-separated."
     )
+for _host in ALLOWED_HOSTS:
+    if not _host.strip(
+        ".* "
+    ):  # "*" (or "." / "*.") accepts any Host header: poisoned reset links, cache keys
+        raise ImproperlyConfigured(
+            f"DJANGO_ALLOWED_HOSTS contains the wildcard {_host!r}, which accepts any Host header; "
+            "list the site's host name(s) instead (a leading dot, .example.com, allows its subdomains)."
+        )
 DATABASES = {"default": database_settings(SECRETS, env.ENVIRON, production=True)}
 
 # Field-encryption key material: the local KEK document or a KMS key, plus the blind-index key.

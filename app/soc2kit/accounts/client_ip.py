@@ -5,7 +5,8 @@ X-Forwarded-For is believed only when the direct peer (REMOTE_ADDR) is one of se
 which counts as 127.0.0.1). The header
 is then read from the right: each hop that is itself a trusted proxy is skipped, and the first other
 address is the client. Entries a client wrote to the left of that are never used, so a forged header
-cannot change the address. Used for django-axes lockout (AXES_CLIENT_IP_CALLABLE) and the audit trail.
+cannot change the address. Used for the audit trail and, through ``get_lockout_key``, for the
+django-axes lockout (AXES_CLIENT_IP_CALLABLE).
 """
 
 from __future__ import annotations
@@ -82,3 +83,19 @@ def get_client_ip(request: HttpRequest) -> str:
         if not _is_trusted(address, networks):
             break
     return str(client)
+
+
+# One IPv6 client usually holds a whole /64 (SLAAC, privacy addresses): keyed per address, it could
+# try every password limit's worth from each of 2**64 addresses.
+IPV6_CLIENT_PREFIX = 64
+
+
+def get_lockout_key(request: HttpRequest) -> str:
+    """The address django-axes counts failures under: the client's IPv4 address, or for IPv6 the first
+    address of its /64 (``2001:db8:1:2::``), so that every address of one /64 shares one budget."""
+    client = get_client_ip(request)
+    address = _parse(client)
+    if isinstance(address, ipaddress.IPv6Address):
+        network = ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False)
+        return str(network.network_address)
+    return client

@@ -33,4 +33,10 @@ def json_object_body(request: HttpRequest) -> dict[str, Any]:
         raise InvalidRequest({"body": ["Body is not valid JSON."]}) from None
     if not isinstance(data, dict):
         raise InvalidRequest({"body": ["Body must be a JSON object."]})
+    try:  # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no database or cipher can encode
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(
+            {"body": ["Body contains a lone UTF-16 surrogate (\\ud800-\\udfff escape); send valid Unicode."]}
+        ) from None
     return data

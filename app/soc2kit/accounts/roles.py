@@ -6,8 +6,12 @@ from django.contrib.auth.models import Group, Permission
 ROLES: dict[str, tuple[str, ...]] = {
     # sees masked values only: a***@example.com, ****1234, no notes or date of birth
     "customer_reader_masked": ("customers.view_customer",),
-    # sees every value in clear
-    "customer_reader_full": ("customers.view_customer", "customers.view_customer_full"),
+    # sees every value in clear, and may search by exact e-mail or national id
+    "customer_reader_full": (
+        "customers.view_customer",
+        "customers.view_customer_full",
+        "customers.search_customer",
+    ),
     # may create, update and delete; reads are masked unless also in customer_reader_full
     "customer_editor": (
         "customers.view_customer",

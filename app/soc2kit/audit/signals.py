@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from soc2kit.accounts.usernames import recordable_username
 from soc2kit.observability.alerts import raise_alert
 
 from .models import Action, AuditEvent, Outcome
@@ -15,8 +16,9 @@ from .recorder import record
 
 
 def _attempted_username(credentials: dict[str, Any] | None) -> str:
-    # Django already replaces the password in `credentials` with asterisks; keep only the username.
-    return str((credentials or {}).get("username", ""))[:150]
+    # Django already replaces the password in `credentials` with asterisks; keep only the username,
+    # and one that names no account (maybe a password typed in the wrong field) only as a keyed hash.
+    return recordable_username((credentials or {}).get("username", ""))
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")

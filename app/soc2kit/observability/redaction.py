@@ -1,7 +1,13 @@
 """A logging filter that removes secrets and personal data from every record before any handler
 formats it: the message and its arguments, extra attributes, and exception/stack text.
 
-Two mechanisms:
+Records about a request (Django's ``django.request`` and ``django.security.*`` warnings carry the
+request as an extra and its decoded path as an argument) first lose both: the path becomes the
+matched URL route (``/api/customers/<int:pk>/``), or only its first segment when no route matched
+(a 404), and the request object becomes its method. A path can hold any value a client typed, in
+any spelling (``AB 12 34 56 C``), so no pattern could be trusted to catch it.
+
+Then two mechanisms:
 - by key: values under keys that name a secret or personal field (password, token, authorization,
   cookie, email, national_id, ...) in dicts and extra attributes are replaced whole;
 - by pattern: inside any text, e-mail addresses, bearer/basic credentials, Authorization/Cookie
@@ -100,10 +106,46 @@ def redact_value(value: Any, secrets: list[str], depth: int = 0) -> Any:
     return redact_text(str(value), secrets)
 
 
+def loggable_path(request: Any) -> str:
+    """The request's URL route, never its values: ``/api/customers/<int:pk>/``, or for a path that
+    matched no route its first segment (``/api/[REDACTED]``)."""
+    match = getattr(request, "resolver_match", None)
+    route = getattr(match, "route", None)
+    if route is not None:
+        return "/" + route.lstrip("^").rstrip("$")
+    first, _, rest = str(getattr(request, "path", "")).lstrip("/").partition("/")
+    if not first:
+        return "/"
+    return f"/{first}/{REDACTED}" if rest else f"/{REDACTED}"
+
+
+def _scrub_request(record: logging.LogRecord) -> None:
+    """Replace the request extra and any argument that is its path (see the module's docstring)."""
+    request = record.__dict__.get("request")
+    if request is None or isinstance(request, str):  # none, or already scrubbed by another handler
+        return
+    path_forms: set[str] = set()
+    for name in ("path", "path_info"):
+        value = getattr(request, name, None)
+        if isinstance(value, str):
+            path_forms |= {value, value.encode("unicode_escape").decode("ascii")}
+    get_full_path = getattr(request, "get_full_path", None)
+    if callable(get_full_path):
+        path_forms.add(get_full_path())
+    if path_forms and isinstance(record.args, tuple):
+        safe = loggable_path(request)
+        record.args = tuple(
+            safe if isinstance(arg, str) and arg in path_forms else arg for arg in record.args
+        )
+    method = getattr(request, "method", None)
+    record.request = str(method) if isinstance(method, str) else REDACTED
+
+
 class RedactionFilter(logging.Filter):
     """Rewrites the record in place; never drops it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _scrub_request(record)
         secrets = _known_secret_values()
         try:
             message = record.getMessage()

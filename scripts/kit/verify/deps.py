@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .. import ROOT
@@ -27,7 +28,9 @@ def locked_packages(text: str) -> dict[str, str]:
     return {name.lower(): version for name, version in _PIN.findall(text)}
 
 
-def evaluate_pip_audit(json_text: str, ignore: dict[str, str]) -> Outcome:
+def evaluate_pip_audit(json_text: str, ignore: dict[str, str], locked: Iterable[str] = ()) -> Outcome:
+    """The verdict on one pip-audit run. A package is audited only when pip-audit reports it without a
+    skip reason; ``locked`` (the lock file's names) catches packages missing from the report."""
     try:
         dependencies = json.loads(json_text)["dependencies"]
     except (ValueError, KeyError, TypeError):
@@ -42,26 +45,30 @@ def evaluate_pip_audit(json_text: str, ignore: dict[str, str]) -> Outcome:
             fixed = ", ".join(vuln.get("fix_versions") or ["no fix yet"])
             entry = f"{dep['name']} {dep.get('version')}: {vuln['id']} (fixed in {fixed})"
             (ignored if any(i in ignore for i in ids) else vulnerable).append(entry)
+    reported = {canonicalize_name(dep["name"]) for dep in dependencies}
+    missing = sorted({canonicalize_name(name) for name in locked} - reported)
+    unaudited.extend(f"{name} (locked but missing from pip-audit's report)" for name in missing)
+    total = len(dependencies) + len(missing)
     figures: dict[str, Any] = {
-        "packages": len(dependencies),
-        "audited": len(dependencies) - len(unaudited),
+        "packages": total,
+        "audited": total - len(unaudited),
         "vulnerabilities": vulnerable,
         "ignored_by_thresholds": ignored,
         "not_audited": unaudited,
     }
-    if vulnerable:
-        return Outcome(
-            FAIL, f"{len(vulnerable)} known vulnerabilit(y/ies): " + "; ".join(vulnerable[:3]), figures
-        )
-    if unaudited:
+    not_audited_note = ""
+    if unaudited:  # any package, not only all of them: one unaudited package may be the vulnerable one
         names = ", ".join(u.split(" ")[0] for u in unaudited[:5])
-        return Outcome(
-            ERROR,
-            f"{len(unaudited)} of {len(dependencies)} packages could not be audited (e.g. {names}): the "
-            "vulnerability service did not answer for them, so they are not counted as clean",
-            figures,
+        not_audited_note = (
+            f"{len(unaudited)} of {total} packages could not be audited (e.g. {names}): the "
+            "vulnerability service did not answer for them, so they are not counted as clean"
         )
-    return Outcome(PASS, f"no known vulnerability in {len(dependencies)} locked packages", figures)
+    if vulnerable:
+        summary = f"{len(vulnerable)} known vulnerabilit(y/ies): " + "; ".join(vulnerable[:3])
+        return Outcome(FAIL, summary + (f"; and {not_audited_note}" if unaudited else ""), figures)
+    if unaudited:
+        return Outcome(ERROR, not_audited_note, figures)
+    return Outcome(PASS, f"no known vulnerability in {total} locked packages", figures)
 
 
 def pip_audit(ctx: Context, lock_file: Path = LOCK_FILE) -> tuple[Outcome, list[Attachment]]:
@@ -83,10 +90,11 @@ def pip_audit(ctx: Context, lock_file: Path = LOCK_FILE) -> tuple[Outcome, list[
         timeout=600,
     )
     json_text = out.read_text(encoding="utf-8") if out.is_file() else ""
+    locked = locked_packages(lock_file.read_text(encoding="utf-8"))
     attachments = [Attachment("pip-audit.txt", done.output)]
     if json_text:
         attachments.append(Attachment("pip-audit.json", json_text))
-    return evaluate_pip_audit(json_text, ctx.thresholds.pip_audit_ignore), attachments
+    return evaluate_pip_audit(json_text, ctx.thresholds.pip_audit_ignore, locked), attachments
 
 
 def fetch_latest(name: str) -> str:

@@ -144,3 +144,54 @@ def test_redact_text_patterns():
     assert redact_text("Authorization: Bearer abc.def.ghi", []) == f"Authorization: {REDACTED}"
     assert redact_text('{"password": "hunter2hunter2"}', []) == f'{{"password": {REDACTED}}}'
     assert redact_text("card 4111 1111 1111 1111 ok", []) == f"card {REDACTED} ok"
+
+
+# Canary values of one scripted session; none may reach any log line. The national id is written
+# with spaces, a spelling that no digit-run pattern catches.
+CANARY = {
+    "email": "canary.person@example.net",
+    "national_id": "QZ 12 34 56 C",
+    "password_as_username": "Canary-Passw0rd-in-username",
+    "bearer": "canary-bearer-token-5f3a9c",
+    "validation": "canary-not-an-email",
+}
+
+
+@pytest.mark.django_db
+def test_a_scripted_session_leaves_no_personal_value_in_any_log_line(log_output, client_for, settings):
+    from soc2kit.conftest import ApiClient
+
+    mail.outbox.clear()
+    editor = client_for("eddie", "customer_editor", "customer_reader_full")
+    created = editor.send(
+        "POST",
+        "/api/customers/",
+        {"full_name": "Canary Person", "email": CANARY["email"], "national_id": CANARY["national_id"]},
+    )
+    assert created.status_code == 201
+    assert editor.send("POST", "/api/customers/search/", {"email": CANARY["email"]}).status_code == 200
+    found = editor.send("POST", "/api/customers/search/", {"national_id": CANARY["national_id"]})
+    assert found.json()["count"] == 1
+    assert editor.get("/api/customers/", {"national_id": CANARY["national_id"]}).status_code == 400
+    assert editor.get(f"/api/customers/{CANARY['national_id']}/").status_code == 404  # no route
+    assert editor.get(f"/api/customers/{created.json()['id'] + 1000}/").status_code == 404  # route, no row
+    assert editor.send("PATCH", f"/api/customers/{created.json()['id']}/", {"email": CANARY["validation"]})
+    stranger = ApiClient()
+    assert stranger.login_api(CANARY["password_as_username"], "whatever-123").status_code == 401
+    assert stranger.get("/api/customers/", HTTP_AUTHORIZATION=f"Bearer {CANARY['bearer']}").status_code == 401
+    assert stranger.post("/api/customers/search/", {"email": CANARY["email"]}).status_code == 403  # CSRF
+
+    lines = log_output()
+    text = raw(lines) + "".join(message.subject + message.body for message in mail.outbox)
+    for name, value in CANARY.items():
+        assert value not in text, name
+        assert value.replace(" ", "") not in text, name
+    assert "Canary Person" not in text
+    # The warnings are still there, and say which route and status.
+    warnings = [line for line in lines if line["logger"].startswith(("django.request", "django.security"))]
+    messages = {line["message"] for line in warnings}
+    assert "Not Found: /api/[REDACTED]" in messages
+    assert "Not Found: /api/customers/<int:pk>/" in messages
+    assert "Bad Request: /api/customers/" in messages
+    assert all(line.get("request") in ("GET", "POST", "PATCH") for line in warnings)
+    assert {line["status_code"] for line in warnings} >= {400, 401, 403, 404}
