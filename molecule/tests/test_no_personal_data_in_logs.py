@@ -187,18 +187,23 @@ def scripted_session(site, app_host, canaries, markers) -> None:
     assert response.status == 404
 
 
-def shipped(collector, app_host, marker: str) -> None:
-    """Wait until the flush request has reached the collector in the web server's access log and the
-    app's (gunicorn's) log: lines before it were shipped before it (one queue per host)."""
+@pytest.fixture(scope="module")
+def logs_settled(scripted_session, app_host, group_host, markers) -> None:
+    """Wait until the last request of the session has reached the collector in the web server's access
+    log and the app's (gunicorn's) log: every line before it was written locally and shipped before it
+    (one queue per host)."""
+    collector = group_host("log_collectors")
     folder = f"{REMOTE_LOG_DIR}/{app_host.check_output('hostname --fqdn')}"
     expected = [f"{folder}/{WEB_SERVER}-access.log", f"{folder}/django-app.log"]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        missing = [path for path in expected if collector.run(f"grep -qF -- {marker} {path}").rc != 0]
+        missing = [
+            path for path in expected if collector.run(f"grep -qF -- {markers['flush']} {path}").rc != 0
+        ]
         if not missing:
             return
         time.sleep(2)
-    pytest.fail(f"the flush request {marker} did not reach {missing} on the collector within 90 s")
+    pytest.fail(f"the session's last request did not reach {missing} on the collector within 90 s")
 
 
 def canary_hits(host, canaries: dict[str, str]) -> dict:
@@ -212,16 +217,14 @@ def canary_hits(host, canaries: dict[str, str]) -> dict:
     return report
 
 
-def test_no_canary_in_any_log_on_the_app_host(scripted_session, app_host, canaries):
+def test_no_canary_in_any_log_on_the_app_host(logs_settled, app_host, canaries):
     report = canary_hits(app_host, canaries)
     found = {name: places for name, places in report["hits"].items() if places}
     assert not found, json.dumps(found, indent=1)
 
 
-def test_no_canary_in_any_log_on_the_log_collector(scripted_session, app_host, group_host, canaries, markers):
-    collector = group_host("log_collectors")
-    shipped(collector, app_host, markers["flush"])
-    report = canary_hits(collector, canaries)
+def test_no_canary_in_any_log_on_the_log_collector(logs_settled, group_host, canaries):
+    report = canary_hits(group_host("log_collectors"), canaries)
     found = {name: places for name, places in report["hits"].items() if places}
     assert not found, json.dumps(found, indent=1)
 
