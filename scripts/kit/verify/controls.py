@@ -110,6 +110,15 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
         "app/ (soc2kit), roles/django_app",
     ),
     SuiteControl(
+        "no_personal_data_in_logs",
+        "No personal data in any log: a canary session leaves no trace on the app host or the collector",
+        {
+            "C1.1": "personal data stays out of access logs, Django's logs, the audit trail and the journal",
+            "CC7.2": "the logs that leave the host carry redacted paths, not search values or ids",
+        },
+        "templates/nginx, templates/apache, roles/django_app (gunicorn), app/ (soc2kit.observability)",
+    ),
+    SuiteControl(
         "release_lifecycle",
         "Releases: zero-downtime deploy, a failing release refused, rollback",
         {"CC8.1": "a release that fails its readiness check never takes traffic; rollback is tested"},
