@@ -15,7 +15,6 @@ import uuid
 from http.cookies import SimpleCookie
 
 import pytest
-from conftest import SITE_DOMAIN
 
 # Creates a user and a customer record: molecule runs it, checks of a live stack do not.
 pytestmark = pytest.mark.disruptive
@@ -49,7 +48,7 @@ print("staff")
 
 def published_origin(site) -> str:
     """The origin a browser sends for the URL `make deploy ENV=local` prints (name and published port)."""
-    return f"https://{SITE_DOMAIN}:{site.https_port}"
+    return f"https://{site.domain}:{site.https_port}"
 
 
 class Session:

@@ -11,14 +11,13 @@ import json
 import re
 
 import pytest
-from conftest import database_login
+from conftest import current_facts, database_login
 
 ROOT = "/srv/django-app"
 CURRENT = f"{ROOT}/current"
 SOCKET = "/run/django-app/gunicorn.sock"
 APP_USER = "django-app"
 WEB_GROUP = "www-data"
-SITE_DOMAIN = "app.soc2kit.test"
 MAX_EXPOSURE = 2.0
 
 
@@ -30,7 +29,7 @@ def normalize(name: str) -> str:
 def socket_get(host, path: str, user: str = "root") -> tuple[int, str]:
     """GET `path` over gunicorn's unix socket as `user`; (status, body), status 0 = no connection."""
     curl = (
-        f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {SITE_DOMAIN}' "
+        f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {current_facts().domain}' "
         f"-H 'X-Forwarded-Proto: https' -w '\\n%{{http_code}}' http://localhost{path}"
     )
     if user != "root":

@@ -13,7 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import ANSIBLE_DIR, MOLECULE_DIR, PULUMI_DIR, ROOT, KitError
+from . import ANSIBLE_DIR, PULUMI_DIR, ROOT, KitError
+from .livecheck import live_check
 from .preflight import context, run_preflight
 from .smoke import smoke_test
 from .stages import Pipeline, run
@@ -21,7 +22,6 @@ from .stages import Pipeline, run
 INVENTORY_SCRIPT = ANSIBLE_DIR / "inventory" / "pulumi_inventory.py"
 # Recorded outputs of the last `pulumi stack output` of a run (names and ARNs only, never secrets).
 STATE_DIR = ROOT / ".cache" / "deploy"
-TESTINFRA_DIR = MOLECULE_DIR / "tests"
 DEFAULT_BATCHES: list[int | str] = [1, "50%"]
 
 
@@ -167,23 +167,12 @@ def public_hostname(env: str) -> str:
 
 
 def verify(env: str) -> None:
-    if not TESTINFRA_DIR.is_dir():
-        raise KitError(
-            f"{TESTINFRA_DIR} does not exist (the testinfra suite shared with molecule)",
-            "restore molecule/tests/",
-        )
+    check = live_check(inventory=inventory_dir(env))
     run(
-        [
-            "pytest",
-            str(TESTINFRA_DIR),
-            "-p",
-            "no:cacheprovider",
-            "--hosts=ansible://app_hosts",
-            f"--ansible-inventory={inventory_dir(env)}",
-        ],
+        check.command,
         what="testinfra verification of the deployed hosts",
         fix="read the failed controls above; re-run `make deploy` after fixing the role, or `make rollback`",
-        env=ansible_env(env),
+        env={**ansible_env(env), **check.env},
     )
     host = public_hostname(env)
     smoke_test(host, 443)
