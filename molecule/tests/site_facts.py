@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CERTBOT_DEFAULTS = ROOT / "roles" / "certbot" / "defaults" / "main.yml"
+# Roles whose defaults apply when the inventory leaves a value unset (a playbook run sees them too).
+DEFAULTS_OF_ROLES = ("certbot", "postgresql")
 # Inventory groups of the full topology; an inventory may hold only some (AWS: app_hosts only).
 TOPOLOGY_GROUPS = ("app_hosts", "acme_servers", "db_hosts", "log_collectors")
 
@@ -31,6 +32,9 @@ class SiteFacts:
     web_server: str
     # postgresql_mode of the app hosts: `client` (a database host of the inventory) or `rds`.
     database_mode: str
+    # The PostgreSQL roles migrations and the app log in as.
+    database_owner_role: str
+    database_app_role: str
     acme_directory_url: str
     # certbot's challenge: webroot (HTTP-01) or dns-route53 (DNS-01, several hosts behind a balancer).
     acme_challenge: str
@@ -73,7 +77,10 @@ def load(inventory: str) -> SiteFacts:
     if not app_hosts:
         raise InventoryFactsError(f"the inventory {inventory} has no host in group app_hosts")
     variables = VariableManager(loader=loader, inventory=manager).get_vars(host=app_hosts[0])
-    defaults = yaml.safe_load(CERTBOT_DEFAULTS.read_text(encoding="utf-8")) or {}
+    defaults: dict[str, object] = {}
+    for role in DEFAULTS_OF_ROLES:
+        path = ROOT / "roles" / role / "defaults" / "main.yml"
+        defaults.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     templar = Templar(loader=loader, variables=variables)
 
     def value(name: str, default: object = None) -> str:
@@ -91,6 +98,8 @@ def load(inventory: str) -> SiteFacts:
         domain=domain,
         web_server=value("web_server"),
         database_mode=value("postgresql_mode"),
+        database_owner_role=value("postgresql_owner_role", defaults["postgresql_owner_role"]),
+        database_app_role=value("postgresql_app_role", defaults["postgresql_app_role"]),
         acme_directory_url=value("certbot_acme_directory_url", defaults["certbot_acme_directory_url"]),
         acme_challenge=value("certbot_challenge", defaults["certbot_challenge"]),
         acme_issuer=value("site_acme_issuer"),
