@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import LOCAL, KitError, aws, check_env, check_web, local
+from . import LOCAL, REHEARSAL, KitError, aws, check_env, check_web, local, rehearsal
 from .preflight import context, run_preflight
 from .stages import Pipeline
 
@@ -26,6 +26,19 @@ def build(action: str, env: str, web: str, environ: dict[str, str]) -> Pipeline:
         raise KitError(
             f"`make {action}` has no meaning for ENV=local",
             "ENV=local supports deploy, destroy, rollback, verify",
+        )
+    if env == REHEARSAL:
+        if action == "deploy":
+            return rehearsal.deploy(web, environ)
+        if action == "destroy":
+            return rehearsal.destroy()
+        if action == "rollback":
+            return rehearsal.rollback(web, environ)
+        if action == "verify":
+            return rehearsal.verify_pipeline(web)
+        raise KitError(
+            f"`make {action}` has no meaning for ENV=rehearsal",
+            "ENV=rehearsal supports deploy, destroy, rollback, verify",
         )
     if action == "deploy":
         return aws.deploy(env, web, environ)

@@ -9,11 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import ANSIBLE_DIR, PULUMI_DIR, ROOT, KitError
+from . import ANSIBLE_DIR, PULUMI_DIR, REHEARSAL, ROOT, KitError
 from .livecheck import live_check
 from .preflight import context, run_preflight
 from .smoke import smoke_test
@@ -44,7 +45,14 @@ def load_inventory_module() -> ModuleType:
 
 def ansible_env(env: str) -> dict[str, str]:
     """Environment of every Ansible run: the kit's ansible.cfg, and the outputs recorded for this ENV."""
+    if env == REHEARSAL:
+        from . import rehearsal  # the rehearsal's podman connection and moto endpoint
+
+        extra = rehearsal.ansible_env_extras()
+    else:
+        extra = {}
     return {
+        **extra,
         "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
         # Ansible only warns about an inventory it cannot parse and goes on with no hosts; fail instead.
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
@@ -57,7 +65,6 @@ def ansible_env(env: str) -> dict[str, str]:
 
 def record_outputs(env: str) -> dict[str, Any]:
     """Reads the stack outputs once (secrets hidden), checks them, keeps them for the later stages."""
-    module = load_inventory_module()
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise KitError("the pulumi CLI is not on PATH", "install it: https://www.pulumi.com/docs/install/")
@@ -75,11 +82,18 @@ def record_outputs(env: str) -> dict[str, Any]:
         )
     try:
         outputs = json.loads(result.stdout)
-        inventory = module.build_inventory(outputs, env, os.environ.get("KIT_CONNECTION") or None)
     except json.JSONDecodeError as error:
         raise KitError(
             f"`pulumi stack output --json` printed invalid JSON: {error}", "upgrade the Pulumi CLI"
         ) from error
+    return store_outputs(env, outputs, os.environ.get("KIT_CONNECTION") or None)
+
+
+def store_outputs(env: str, outputs: Any, connection: str | None) -> dict[str, Any]:
+    """Checks the outputs by building the inventory from them, and keeps them for the later stages."""
+    module = load_inventory_module()
+    try:
+        inventory = module.build_inventory(outputs, env, connection)
     except module.InventoryError as error:
         raise KitError(
             str(error), "fix the exported outputs in pulumi/__main__.py and run `make deploy` again"
@@ -92,8 +106,9 @@ def record_outputs(env: str) -> dict[str, Any]:
     return inventory
 
 
-def show_inventory(env: str) -> None:
-    inventory = record_outputs(env)
+def show_inventory(env: str, inventory: dict[str, Any] | None = None) -> None:
+    """Prints the hosts of the inventory (from the stack's outputs, read now unless given)."""
+    inventory = inventory if inventory is not None else record_outputs(env)
     hosts = inventory["app_hosts"]["hosts"]
     connection = inventory["app_hosts"]["vars"]["soc2kit_connection"]
     print(f"inventory: {len(hosts)} app host(s) via {connection}: {', '.join(hosts)}", file=sys.stderr)
@@ -166,7 +181,8 @@ def public_hostname(env: str) -> str:
     return str(names[0])
 
 
-def verify(env: str) -> None:
+def verify(env: str, smoke: Callable[[], None] | None = None) -> None:
+    """The live checks against the ENV's inventory, then the HTTPS smoke test (`smoke` replaces it)."""
     check = live_check(inventory=inventory_dir(env))
     run(
         check.command,
@@ -174,8 +190,10 @@ def verify(env: str) -> None:
         fix="read the failed controls above; re-run `make deploy` after fixing the role, or `make rollback`",
         env={**ansible_env(env), **check.env},
     )
-    host = public_hostname(env)
-    smoke_test(host, 443)
+    if smoke is not None:
+        smoke()
+        return
+    smoke_test(public_hostname(env), 443)
 
 
 def deploy(env: str, web: str, environ: dict[str, str]) -> Pipeline:
