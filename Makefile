@@ -4,7 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= local
-WEB ?= nginx
+# Empty: ENV=local uses nginx, an AWS ENV the web server recorded in its inventory (site.yml).
+WEB ?=
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
@@ -44,7 +45,7 @@ bench: setup ## Field-encryption benchmarks (ratios, writes bench/results.json)
 deploy: ## Deploy: ENV=local (containers), ENV=dev|staging|prod (AWS) or ENV=rehearsal (the AWS flow on containers)
 	@scripts/deploy.sh "$(ENV)" "$(WEB)"
 
-.PHONY: plan destroy rollback
+.PHONY: plan destroy rollback ami
 plan: ## Preview the AWS changes of ENV=dev|staging|prod (pulumi preview; changes nothing)
 	@scripts/kit.sh plan "$(ENV)" "$(WEB)"
 
@@ -58,6 +59,10 @@ rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> 
 role-docs: setup ## Regenerate the variable tables of the role READMEs from meta/argument_specs.yml
 	@PYTHONPATH=scripts $(BIN)/python -m kit.role_docs --write
 
+.PHONY: ami
+ami: ## Print the newest official Debian 12 AMI for ENV's region and architecture (to pin as soc2kit:ami_id)
+	@scripts/kit.sh ami "$(ENV)"
+
 .PHONY: verify
 verify: ## Verify every control of ENV now; writes evidence/<ENV>/<UTC time>/ (CHECKS=id,id runs a subset)
 	@scripts/verify.sh "$(ENV)" "$(WEB)"
@@ -69,3 +74,13 @@ loadtest: ## Load test of the running local stack: through the web server and di
 .PHONY: faulttest
 faulttest: ## Fault tests on the running local stack: break one thing, check, restore (ENV=local)
 	@scripts/faulttest.sh "$(ENV)" "$(WEB)"
+
+.PHONY: evidence evidence-verify controls
+evidence: ## Signed evidence bundle of a period: ENV=... SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] (evidence/<ENV>/bundle-*)
+	@PYTHONPATH=scripts $(BIN)/python -m kit.evidence build "$(ENV)" "$(SINCE)" "$(UNTIL)" --web "$(WEB)"
+
+evidence-verify: ## Check a bundle: BUNDLE=evidence/<ENV>/bundle-... (exit 1 on any added, removed or changed file)
+	@PYTHONPATH=scripts $(BIN)/python -m kit.evidence verify "$(BUNDLE)" $(if $(PUBLIC_KEY),--public-key "$(PUBLIC_KEY)")
+
+controls: setup ## Regenerate CONTROLS.md (one row per control) from scripts/kit/verify/
+	@PYTHONPATH=scripts $(BIN)/python -m kit.verify.controls_doc --write

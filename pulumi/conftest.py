@@ -32,16 +32,18 @@ def staging() -> StackRun:
 
 @pytest.fixture(scope="session")
 def prod() -> StackRun:
-    """The prod stack exactly as Pulumi.prod.yaml configures it (two hosts behind the NLB)."""
+    """The prod stack as Pulumi.prod.yaml configures it, with a real zone id for its placeholder
+    (two hosts behind the NLB)."""
     return run_program(stack_config("prod"), stack="prod")
 
 
 @pytest.fixture(scope="session")
 def dev_with_ssh() -> StackRun:
-    """dev plus an SSH admin CIDR and an extra secret reader, to prove those paths."""
+    """dev plus SSH (admin CIDR and key pair) and an extra secret reader, to prove those paths."""
     config = stack_config("dev") | {
         "soc2kit:ssh_admin_cidr": "203.0.113.0/24",
-        "soc2kit:secret_reader_arns": '["arn:aws:iam::111122223333:role/Auditor"]',
+        "soc2kit:ssh_key_name": "ops-admin",
+        "soc2kit:secret_reader_arns": '["arn:aws:iam::123456789012:role/Auditor"]',
     }
     return run_program(config, stack="devssh")
 

@@ -3,7 +3,7 @@
 # (scripts/kit/, tested in tests/deploy/). Usage: scripts/kit.sh ACTION ENV [WEB]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-action="${1:?usage: scripts/kit.sh ACTION ENV [WEB]}" env="${2:-local}" web="${3:-nginx}"
+action="${1:?usage: scripts/kit.sh ACTION ENV [WEB]}" env="${2:-local}" web="${3:-}"
 # The pipeline's total counts from here, so a set-up done before Python can start is timed too.
 export SOC2KIT_STARTED_AT="${SOC2KIT_STARTED_AT:-$(date +%s.%N)}"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then

@@ -11,6 +11,8 @@ ruff check .
 ruff format --check .
 echo "lint: role docs (spec defaults = defaults/main.yml, README tables generated)"
 PYTHONPATH=scripts python -m kit.role_docs --check
+echo "lint: CONTROLS.md generated from scripts/kit/verify/ (make controls)"
+PYTHONPATH=scripts python -m kit.verify.controls_doc --check
 echo "lint: yamllint"
 yamllint -s .
 if compgen -G "roles/*/tasks/*.yml" >/dev/null || compgen -G "ansible/*.yml" >/dev/null; then

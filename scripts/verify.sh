@@ -3,7 +3,7 @@
 # tested in tests/verify/). Usage: scripts/verify.sh ENV [WEB]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-env="${1:-local}" web="${2:-nginx}"
+env="${1:-local}" web="${2:-}"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   echo "ERROR: $ROOT/.venv is missing; run 'make setup' first" >&2
   exit 2

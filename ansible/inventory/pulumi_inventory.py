@@ -55,6 +55,7 @@ _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]{1,512}$"
 )
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _KMS_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _LOG_GROUP = re.compile(r"^[A-Za-z0-9._/#-]{1,512}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
@@ -255,6 +256,13 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
     log_groups = check.mapping(
         "log_group_names", _LOG_GROUP, "a CloudWatch Logs group name", REQUIRED_LOG_GROUPS
     )
+    # Signed audit-trail checkpoints (Object Lock); the app host's django_app role writes them there.
+    audit_checkpoint_bucket = check.text(
+        "audit_checkpoint_bucket", _BUCKET, "the S3 bucket of the audit checkpoints", required=False
+    )
+    # Where the app publishes security alerts (django_app_alert_sns_topic_arn).
+    # Optional here so older stacks still list; ansible/inventories/aws_shared requires it for the app.
+    alerts_topic_arn = check.text("alerts_topic_arn", _SNS_TOPIC_ARN, "an SNS topic ARN", required=False)
     nlb_dns_name = check.text("nlb_dns_name", _DNS_NAME, "the load balancer's DNS name", required=False)
     zone_id = check.text(
         "acme_route53_zone_id", _ZONE_ID, "a Route53 hosted zone id such as Z0123456789ABC", required=False
@@ -321,6 +329,8 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         "soc2kit_kms_key_arns": kms_key_arns,
         "soc2kit_kms_key_aliases": kms_key_aliases,
         "soc2kit_log_group_names": log_groups,
+        "soc2kit_audit_checkpoint_bucket": audit_checkpoint_bucket,
+        "soc2kit_alerts_topic_arn": alerts_topic_arn,
         "soc2kit_nlb_dns_name": nlb_dns_name,
         "soc2kit_acme_route53_zone_id": zone_id,
         "soc2kit_host_count": count,

@@ -21,7 +21,31 @@ class PlainCustomer(models.Model):
 
 
 class EncryptedCustomer(models.Model):
-    """Field for field the same as soc2kit.customers.models.Customer."""
+    """Field for field the same as soc2kit.customers.models.Customer (values bound to their row)."""
+
+    row_uuid = ours.RowIdentityField()
+    full_name = ours.EncryptedCharField(max_length=200)
+    email = ours.EncryptedEmailField()
+    email_index = ours.BlindIndexField(source="email", normalizer="email")
+    national_id = ours.EncryptedCharField(max_length=32)
+    national_id_index = ours.BlindIndexField(source="national_id", normalizer="compact_upper")
+    date_of_birth = ours.EncryptedDateField(null=True, blank=True)
+    notes = ours.EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EncryptedManager()
+
+    class Meta:
+        base_manager_name = "objects"
+
+    def __str__(self) -> str:
+        return f"EncryptedCustomer #{self.pk}"
+
+
+class FieldBoundCustomer(models.Model):
+    """EncryptedCustomer without a RowIdentityField: values bound to their field only (ef1). Not part of
+    `make bench`; bench.row_binding lists it beside EncryptedCustomer to measure what row binding costs."""
 
     full_name = ours.EncryptedCharField(max_length=200)
     email = ours.EncryptedEmailField()
@@ -36,7 +60,7 @@ class EncryptedCustomer(models.Model):
     objects = EncryptedManager()
 
     def __str__(self) -> str:
-        return f"EncryptedCustomer #{self.pk}"
+        return f"FieldBoundCustomer #{self.pk}"
 
 
 class FernetCustomer(models.Model):
@@ -53,3 +77,4 @@ class FernetCustomer(models.Model):
 
 
 MODELS = {"plain": PlainCustomer, "encrypted": EncryptedCustomer, "fernet": FernetCustomer}
+LISTED = {**MODELS, "field_bound": FieldBoundCustomer}  # what /bench/<kind>/ serves

@@ -1,13 +1,13 @@
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 
-from .models import MODELS
+from .models import LISTED
 
 
 def customer_list(request, kind: str) -> JsonResponse:
     """One page of 1,000 rows as JSON, shaped like the customer API's list: login and the model's view
     permission required, paginated (count query + page query), every field serialised in full."""
-    model = MODELS.get(kind)
+    model = LISTED.get(kind)
     if model is None:
         raise Http404(kind)
     if not request.user.is_authenticated:

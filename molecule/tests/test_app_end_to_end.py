@@ -22,7 +22,7 @@ pytestmark = pytest.mark.disruptive
 MANAGE = "/usr/local/sbin/django-app-manage"
 REMOTE_LOG_DIR = "/var/log/remote"
 # Ciphertext as the app stores it (app/soc2kit/encryption/README.md, "Ciphertext format").
-CIPHERTEXT_PREFIX = "ef1:"
+CIPHERTEXT_PREFIX = "ef2:"  # encrypted and bound to its row (issue #14)
 
 # Run by `manage.py shell -c`; the password arrives on stdin (no command line, no environment).
 CREATE_USER = """

@@ -196,6 +196,34 @@ def test_gunicorn_restarts_after_being_killed(app_host):
     assert status == 200, body
 
 
+def test_audit_checkpoint_timer_is_scheduled(app_host):
+    timer = app_host.service("django-app-audit-checkpoint.timer")
+    assert timer.is_enabled
+    assert timer.is_running
+    unit = "django-app-audit-checkpoint.service"
+    assert app_host.check_output(f"systemctl show -p User --value {unit}") == APP_USER
+    result = app_host.run(f"systemd-analyze security --no-pager --threshold=20 {unit}")
+    exposure = float(re.search(rf"Overall exposure level for {re.escape(unit)}: ([\d.]+)", result.stdout)[1])
+    assert exposure <= MAX_EXPOSURE
+
+
+@pytest.mark.disruptive  # writes a checkpoint (a new line in the checkpoint file and the logs)
+def test_audit_checkpoint_run_signs_the_chain_head(app_host):
+    path = "/var/lib/django-app-audit/checkpoints.jsonl"
+    with app_host.sudo():
+        before = app_host.run(f"wc -l < {path}").stdout.strip() or "0"
+        app_host.run_test("systemctl start django-app-audit-checkpoint.service")
+        folder = app_host.file(path.rsplit("/", 1)[0])
+        assert folder.user == APP_USER
+        assert folder.mode & 0o077 == 0, oct(folder.mode)  # the app user's alone
+        lines = app_host.file(path).content_string.splitlines()
+    assert len(lines) == int(before) + 1
+    latest = json.loads(lines[-1])
+    assert latest["entries"] >= 0
+    assert len(latest["head_mac"]) == 64
+    assert len(latest["signature"]) == 64, latest
+
+
 def test_secrets_live_outside_the_release_and_the_plain_env_file(app_host):
     app_env = app_host.file("/etc/django-app/app.env").content_string
     for name in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_LOCAL_KEKS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY"):

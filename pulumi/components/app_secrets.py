@@ -50,6 +50,27 @@ DESCRIPTIONS = {
 }
 
 
+# FSBP SecretsManager.1 asks for automatic rotation; none of these can rotate by a Lambda alone. The
+# policy pack reports each reason (the RDS admin secret is rotated by RDS itself). Tag values allow
+# letters, digits, spaces and + - = . _ : / @ only (no commas or apostrophes), at most 256 characters.
+_SET_BY_ANSIBLE = (
+    "Ansible roles/postgresql sets the login password from this secret at deploy - a rotation "
+    "Lambda would change it behind Ansible"
+)
+ROTATION_EXEMPT_REASONS = {
+    "django_secret_key": (
+        "Rotating it signs every user out and voids password reset links - rotated by hand in a "
+        "maintenance window: new value then deploy"
+    ),
+    "field_encryption_blind_index_key": (
+        "Blind indexes are HMACs under this key - a new key needs every index recomputed by the app "
+        "key rotation command"
+    ),
+    "db_app_credentials": _SET_BY_ANSIBLE,
+    "db_owner_credentials": _SET_BY_ANSIBLE,
+}
+
+
 class AppSecrets(pulumi.ComponentResource):
     secrets: dict[str, aws.secretsmanager.Secret]
 
@@ -107,8 +128,14 @@ class AppSecrets(pulumi.ComponentResource):
                 }
             ),
         }
-        # Only the hosts read these; plus readers named in config and the deployer (see AwsContext).
-        others: list[Any] = [*cfg.secret_reader_arns, *ctx.deployer_principal_patterns]
+        # Only the hosts read these; plus readers named in config and the configured deployer, which
+        # writes the values and reads them back on every create and refresh. Never the caller of this
+        # run: CI and a person taking turns must not rewrite each other out of the policy.
+        others: list[Any] = [*cfg.secret_reader_arns, cfg.deployer_role_arn]
+        # A deleted secret's name stays reserved for its recovery window, so destroy-then-deploy would
+        # fail on fixed names. The suffix is generated once and kept in state (no diff on later runs);
+        # a new stack after a destroy gets a new one.
+        name_suffix = random.RandomId(f"{name}-name-suffix", byte_length=4, opts=child)
         self.secrets = {}
         for secret_name in SECRET_NAMES:
             hosts_read = secret_name not in DEPLOYER_ONLY_SECRETS
@@ -136,11 +163,11 @@ class AppSecrets(pulumi.ComponentResource):
             )
             secret = aws.secretsmanager.Secret(
                 f"{name}-{secret_name}",
-                name=f"{cfg.secret_name_prefix}/{secret_name}",
+                name=pulumi.Output.concat(cfg.secret_name_prefix, "/", secret_name, "-", name_suffix.hex),
                 description=DESCRIPTIONS[secret_name],
                 kms_key_id=secrets_key_arn,
                 recovery_window_in_days=cfg.secret_recovery_window_days,
-                tags=cfg.tags,
+                tags={**cfg.tags, "RotationExempt": ROTATION_EXEMPT_REASONS[secret_name]},
                 opts=child,
             )
             # Already secret (pulumi-random marks its results), stated again so a refactor cannot lose it.

@@ -6,12 +6,12 @@ import json
 from collections.abc import Sequence
 
 import pulumi_aws as aws
+import pulumi_random as random
 from config import StackConfig
 
 import pulumi
 from components.aws_context import AwsContext
 from components.logs import RDS_LOG_EXPORTS
-from components.network import POSTGRES_PORT
 
 # Parameters the auditor looks for (CC6.7 encryption in transit, CC7.2 logging).
 DB_PARAMETERS = {
@@ -50,7 +50,7 @@ class Database(pulumi.ComponentResource):
 
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
-            name=f"{cfg.prefix}-db",
+            name=cfg.db_subnet_group_name,
             description="Private subnets only, no internet route",
             subnet_ids=list(subnet_ids),
             tags=cfg.tags,
@@ -58,8 +58,8 @@ class Database(pulumi.ComponentResource):
         )
         self.parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
-            name=f"{cfg.prefix}-postgres{cfg.db_engine_major}",
-            family=f"postgres{cfg.db_engine_major}",
+            name=cfg.db_parameter_group_name,
+            family=cfg.db_parameter_group_family,
             description="TLS required, connection and DDL logging",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name=key, value=value, apply_method="pending-reboot")
@@ -70,7 +70,7 @@ class Database(pulumi.ComponentResource):
         )
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring-role",
-            name=f"{cfg.prefix}-rds-monitoring",
+            name=cfg.iam_role_name("rds-monitoring"),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -93,6 +93,14 @@ class Database(pulumi.ComponentResource):
             policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
             opts=child,
         )
+        # A fixed final-snapshot name would make the second destroy fail ("snapshot already exists").
+        # Generated once and kept in state: no diff on later runs, a new one after destroy-then-deploy.
+        snapshot_suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={"identifier": cfg.db_identifier},
+            opts=child,
+        )
         self.instance = aws.rds.Instance(
             f"{name}-postgres",
             identifier=cfg.db_identifier,
@@ -105,7 +113,7 @@ class Database(pulumi.ComponentResource):
             storage_encrypted=True,
             kms_key_id=database_key_arn,
             db_name=cfg.db_name,
-            port=POSTGRES_PORT,
+            port=cfg.db_port,
             username=cfg.db_admin_username,
             # RDS generates, stores and rotates the admin password; it never enters Pulumi state.
             manage_master_user_password=True,
@@ -123,7 +131,7 @@ class Database(pulumi.ComponentResource):
             delete_automated_backups=False,
             copy_tags_to_snapshot=True,
             skip_final_snapshot=False,
-            final_snapshot_identifier=f"{cfg.db_identifier}-final",
+            final_snapshot_identifier=pulumi.Output.concat(cfg.db_identifier, "-final-", snapshot_suffix.hex),
             deletion_protection=cfg.db_deletion_protection,
             enabled_cloudwatch_logs_exports=list(RDS_LOG_EXPORTS),
             performance_insights_enabled=True,
@@ -136,7 +144,10 @@ class Database(pulumi.ComponentResource):
             apply_immediately=False,
             tags=cfg.tags,
             # The log groups must exist first, or RDS creates them unencrypted with no retention.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*log_groups, monitoring_policy]),
+            # protect in prod: `pulumi destroy` or a replacing change stops before touching it.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*log_groups, monitoring_policy], protect=cfg.environment == "prod"
+            ),
         )
         self.master_secret_arn = self.instance.master_user_secrets.apply(
             lambda secrets: secrets[0].secret_arn if secrets and secrets[0].secret_arn else ""

@@ -1,8 +1,10 @@
 """The app hosts Ansible configures, and exactly the permissions their role needs.
 
-Debian 12 from Debian's own AWS account (looked up, never a hard-coded AMI), IMDSv2 only, root
-volume encrypted with the volumes key, detailed monitoring, an Elastic IP each (no automatic public
-IPs). The inline role policy names every secret, key and log group by ARN.
+The AMI is pinned per stack (`ami_id`): a new Debian release never replaces hosts on a routine
+deploy; changing the id is the explicit, previewed way to. IMDSv2 only, root volume encrypted with
+the volumes key, detailed monitoring, the SSM agent installed at first boot (components/ssm_agent.py).
+A single host gets an Elastic IP (it is the web endpoint); hosts behind the load balancer get no
+public IP at all (FSBP EC2.9). The inline role policy names every secret, key and log group by ARN.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import pulumi_aws as aws
 from config import StackConfig
 
 import pulumi
+from components.audit_checkpoints import audit_checkpoint_statements
 from components.aws_context import AwsContext
 from components.keys import FIELD_ENCRYPTION_CONTEXT_KEY
-
-DEBIAN_AMI_OWNER = "136693071363"  # Debian's official cloud team account
+from components.ssm_agent import render_user_data
 
 
 def host_role_policy(
@@ -28,8 +30,12 @@ def host_role_policy(
     secrets_key_arn: pulumi.Input[str],
     field_encryption_key_arn: pulumi.Input[str],
     log_group_arns: Sequence[pulumi.Input[str]],
+    alerts_topic_arn: pulumi.Input[str],
+    alerts_key_arn: pulumi.Input[str],
     transfer_bucket_arn: pulumi.Input[str] | None = None,
     transfer_key_arn: pulumi.Input[str] | None = None,
+    audit_checkpoint_bucket_arn: pulumi.Input[str] | None = None,
+    audit_key_arn: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[str]:
     statements: list[dict[str, Any]] = [
         {
@@ -70,6 +76,19 @@ def host_role_policy(
             ],
         },
         {
+            "Sid": "PublishSecurityAlerts",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": alerts_topic_arn,
+        },
+        {
+            "Sid": "EncryptAlertsViaSns",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": alerts_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": ctx.service("sns")}},
+        },
+        {
             "Sid": "AgentMetricsOnly",
             "Effect": "Allow",
             "Action": "cloudwatch:PutMetricData",
@@ -94,6 +113,8 @@ def host_role_policy(
                 "Condition": {"StringEquals": {"kms:ViaService": ctx.service("s3")}},
             },
         ]
+    if audit_checkpoint_bucket_arn is not None and audit_key_arn is not None:
+        statements += audit_checkpoint_statements(ctx, audit_checkpoint_bucket_arn, audit_key_arn)
     if cfg.acme_route53_zone_id is not None:
         # DNS-01 behind the load balancer: TXT records under _acme-challenge in one zone, nothing else.
         statements += [
@@ -122,6 +143,7 @@ def host_role_policy(
 class Hosts(pulumi.ComponentResource):
     instances: list[aws.ec2.Instance]
     elastic_ips: list[aws.ec2.Eip]
+    user_data: str
 
     def __init__(
         self,
@@ -138,8 +160,12 @@ class Hosts(pulumi.ComponentResource):
         field_encryption_key_arn: pulumi.Input[str],
         secret_arns: Mapping[str, pulumi.Input[str]],
         log_group_arns: Sequence[pulumi.Input[str]],
+        alerts_topic_arn: pulumi.Input[str],
+        alerts_key_arn: pulumi.Input[str],
         transfer_bucket_arn: pulumi.Input[str] | None = None,
         transfer_key_arn: pulumi.Input[str] | None = None,
+        audit_checkpoint_bucket_arn: pulumi.Input[str] | None = None,
+        audit_key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Hosts", name, None, opts)
@@ -155,30 +181,25 @@ class Hosts(pulumi.ComponentResource):
                 secrets_key_arn=secrets_key_arn,
                 field_encryption_key_arn=field_encryption_key_arn,
                 log_group_arns=log_group_arns,
+                alerts_topic_arn=alerts_topic_arn,
+                alerts_key_arn=alerts_key_arn,
                 transfer_bucket_arn=transfer_bucket_arn,
                 transfer_key_arn=transfer_key_arn,
+                audit_checkpoint_bucket_arn=audit_checkpoint_bucket_arn,
+                audit_key_arn=audit_key_arn,
             ),
             opts=child,
         )
-        ami = aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=[DEBIAN_AMI_OWNER],
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[f"debian-12-{cfg.host_architecture}-*"]),
-                aws.ec2.GetAmiFilterArgs(
-                    name="architecture", values=["arm64" if cfg.host_architecture == "arm64" else "x86_64"]
-                ),
-                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        # The AMI's architecture is the instance type's (Graviton types need arm64), so is the agent's.
+        self.user_data = render_user_data(cfg.region, cfg.host_architecture)
         self.instances = []
         self.elastic_ips = []
         for index in range(cfg.host_count):
             host_name = f"{cfg.prefix}-app-{index + 1}"
             instance = aws.ec2.Instance(
                 f"{name}-app-{index + 1}",
-                ami=ami.id,
+                ami=cfg.ami_id,
+                user_data=self.user_data,
                 instance_type=cfg.host_instance_type,
                 subnet_id=subnet_ids[index % len(subnet_ids)],
                 vpc_security_group_ids=[security_group_id],
@@ -207,6 +228,8 @@ class Hosts(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
             )
             self.instances.append(instance)
+            if cfg.multi_host:
+                continue  # behind the load balancer: no public address at all
             self.elastic_ips.append(
                 aws.ec2.Eip(
                     f"{name}-app-{index + 1}-eip",

@@ -8,12 +8,55 @@ key and log group ARNs exist.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi_aws as aws
 from config import StackConfig
 
 import pulumi
 from components.aws_context import AwsContext
+
+
+def ssm_agent_policy(ctx: AwsContext) -> str:
+    """What the SSM agent needs for Session Manager (operators and Ansible's aws_ssm connection).
+
+    Replaces AmazonSSMManagedInstanceCore, which also lets a host read every SSM parameter of the
+    account (ssm:GetParameter* on *) and fetch any document. ssmmessages and ec2messages have no
+    resource-level permissions, so those two statements name "*" (see tests/test_hosts.py's table).
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "SsmAgentRegistersThisInstance",
+            "Effect": "Allow",
+            "Action": ["ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations"],
+            "Resource": f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account_id}:instance/*",
+        },
+        {
+            "Sid": "SessionManagerChannels",
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "SsmAgentMessages",
+            "Effect": "Allow",
+            "Action": [
+                "ec2messages:AcknowledgeMessage",
+                "ec2messages:DeleteMessage",
+                "ec2messages:FailMessage",
+                "ec2messages:GetEndpoint",
+                "ec2messages:GetMessages",
+                "ec2messages:SendReply",
+            ],
+            "Resource": "*",
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 class HostIdentity(pulumi.ComponentResource):
@@ -27,7 +70,7 @@ class HostIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=f"{cfg.prefix}-app-host",
+            name=cfg.iam_role_name("app-host"),
             description="App hosts: read this stack's secrets, use its keys, write its logs, SSM",
             assume_role_policy=json.dumps(
                 {
@@ -46,14 +89,13 @@ class HostIdentity(pulumi.ComponentResource):
             opts=child,
         )
         # Session Manager replaces SSH for operators (CC6.1, CC6.6): no inbound port needed.
-        aws.iam.RolePolicyAttachment(
-            f"{name}-ssm-core",
-            role=self.role.name,
-            policy_arn=f"arn:{ctx.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
-            opts=child,
-        )
+        aws.iam.RolePolicy(f"{name}-ssm-agent", role=self.role.id, policy=ssm_agent_policy(ctx), opts=child)
         self.instance_profile = aws.iam.InstanceProfile(
-            f"{name}-profile", name=f"{cfg.prefix}-app-host", role=self.role.name, tags=cfg.tags, opts=child
+            f"{name}-profile",
+            name=cfg.iam_role_name("app-host"),
+            role=self.role.name,
+            tags=cfg.tags,
+            opts=child,
         )
         self.register_outputs(
             {"role_arn": self.role.arn, "instance_profile_name": self.instance_profile.name}

@@ -7,6 +7,7 @@ field-encryption key directly, only with the app's encryption context.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi_aws as aws
@@ -15,11 +16,16 @@ from config import StackConfig
 import pulumi
 from components.aws_context import AwsContext
 
-PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption")
+PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption", "audit", "alerts")
 # Only when operators reach the hosts through SSM: encrypts the Ansible file-transfer bucket.
 TRANSFER_PURPOSE = "ssm_transfer"
+# Fixed, not configurable (config.FIXED_SETTINGS explains why to anyone who tries).
 DELETION_WINDOW_DAYS = 30
 ROTATION_PERIOD_DAYS = 365
+# Signs the SOC2 evidence bundles of `make evidence` (an asymmetric key: KMS cannot rotate those, and a
+# bundle must stay verifiable against the same public key for the whole audit period and after).
+SIGNING_PURPOSE = "evidence_signing"
+SIGNING_KEY_SPEC = "ECC_NIST_P256"
 
 ADMIN_ACTIONS = [
     "kms:Create*",
@@ -74,18 +80,21 @@ def _via_service_statements(sid: str, ctx: AwsContext, service: str) -> list[dic
     ]
 
 
+def _administration(cfg: StackConfig) -> dict[str, Any]:
+    """Key administrators manage a key (never use it): every key policy starts with this statement."""
+    return {
+        "Sid": "KeyAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": list(cfg.key_admin_arns)},
+        "Action": ADMIN_ACTIONS,
+        "Resource": "*",
+    }
+
+
 def key_policy(
     purpose: str, cfg: StackConfig, ctx: AwsContext, host_role_arn: pulumi.Input[str]
 ) -> pulumi.Output[str]:
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": list(cfg.key_admin_arns)},
-            "Action": ADMIN_ACTIONS,
-            "Resource": "*",
-        }
-    ]
+    statements: list[dict[str, Any]] = [_administration(cfg)]
     if purpose == "database":
         statements += _via_service_statements("RdsStorage", ctx, "rds")
     elif purpose == "volumes":
@@ -133,8 +142,23 @@ def key_policy(
                 },
             }
         )
+    elif purpose == "alerts":
+        # The security-alerts topic: SNS encrypts with it for the hosts that publish (via SNS, their
+        # IAM policy names the key) and for CloudWatch alarms, which publish as the service.
+        statements += _via_service_statements("SnsTopic", ctx, "sns")
+        statements.append(
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        )
     elif purpose == TRANSFER_PURPOSE:
         statements += _via_service_statements("S3Transfer", ctx, "s3")
+    elif purpose == "audit":  # the audit checkpoint bucket (components/audit_checkpoints.py)
+        statements += _via_service_statements("S3AuditCheckpoints", ctx, "s3")
     elif purpose == "field_encryption":
         statements += [
             {
@@ -162,9 +186,28 @@ def key_policy(
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def signing_key_policy(cfg: StackConfig) -> str:
+    """Administrators manage it; only the deployer and the named secret readers (the people and CI who
+    run `make evidence` and `make evidence-verify`) sign, verify and fetch its public key."""
+    signers = sorted({cfg.deployer_role_arn, *cfg.secret_reader_arns})
+    statements: list[dict[str, Any]] = [
+        _administration(cfg),
+        {
+            "Sid": "EvidenceSigners",
+            "Effect": "Allow",
+            "Principal": {"AWS": signers},
+            "Action": ["kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}},
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 class Keys(pulumi.ComponentResource):
     keys: dict[str, aws.kms.Key]
     aliases: dict[str, aws.kms.Alias]
+    signing_key: aws.kms.Key
 
     def __init__(
         self,
@@ -175,7 +218,8 @@ class Keys(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Keys", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # protect in prod: a destroyed key makes every backup and log encrypted with it unreadable.
+        child = pulumi.ResourceOptions(parent=self, protect=cfg.environment == "prod")
         self.keys = {}
         self.aliases = {}
         purposes = (*PURPOSES, TRANSFER_PURPOSE) if cfg.ssm_only else PURPOSES
@@ -198,10 +242,22 @@ class Keys(pulumi.ComponentResource):
                 f"{name}-{purpose}-alias",
                 name=f"alias/{cfg.prefix}-{purpose.replace('_', '-')}",
                 target_key_id=key.key_id,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
+        self.signing_key = aws.kms.Key(
+            f"{name}-{SIGNING_PURPOSE}",
+            description=f"{cfg.prefix}: evidence bundle signing (asymmetric, CC4.1)",
+            key_usage="SIGN_VERIFY",
+            customer_master_key_spec=SIGNING_KEY_SPEC,
+            deletion_window_in_days=DELETION_WINDOW_DAYS,
+            bypass_policy_lockout_safety_check=False,
+            policy=signing_key_policy(cfg),
+            tags={**cfg.tags, "Purpose": SIGNING_PURPOSE},
+            opts=child,
+        )
         self.register_outputs(
             {
+                "signing_key_arn": self.signing_key.arn,
                 "key_arns": {purpose: key.arn for purpose, key in self.keys.items()},
                 "alias_names": {purpose: alias.name for purpose, alias in self.aliases.items()},
             }

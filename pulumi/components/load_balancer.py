@@ -32,11 +32,12 @@ class LoadBalancer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.nlb = aws.lb.LoadBalancer(
             f"{name}-nlb",
-            name=f"{cfg.prefix}-nlb"[:32],
+            name=cfg.nlb_name,
             load_balancer_type="network",
             internal=False,
             subnets=list(subnet_ids),
             enable_cross_zone_load_balancing=True,
+            # Teardown turns this off first (pulumi/README.md, "Teardown").
             enable_deletion_protection=cfg.environment == "prod",
             tags=cfg.tags,
             opts=child,
@@ -44,7 +45,7 @@ class LoadBalancer(pulumi.ComponentResource):
         for port in PASS_THROUGH_PORTS:
             target_group = aws.lb.TargetGroup(
                 f"{name}-tcp-{port}",
-                name=f"{cfg.prefix}-tcp-{port}"[:32],
+                name=cfg.target_group_name(port),
                 port=port,
                 protocol="TCP",
                 target_type="instance",

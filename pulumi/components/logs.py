@@ -1,4 +1,8 @@
-"""Every CloudWatch log group of the stack, encrypted with the logs key and retained >= 90 days."""
+"""Every CloudWatch log group of the stack, encrypted with the logs key and retained >= 365 days.
+
+In prod the groups are protected: they hold the audit trail, and `pulumi destroy` would delete them
+with the stack (pulumi/README.md, "Teardown", says how to keep or export them first).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ class Logs(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Logs", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, protect=cfg.environment == "prod")
 
         def group(suffix: str, log_group_name: str) -> aws.cloudwatch.LogGroup:
             return aws.cloudwatch.LogGroup(

@@ -1,8 +1,10 @@
 """VPC over at least two AZs, security groups, flow logs and the interface endpoints.
 
-Public subnets exist only for the app hosts (and the load balancer); they do not hand out public
-IPs automatically: each host gets an Elastic IP explicitly. The database subnets have no route to
-the internet. Secrets, KMS, SSM and Logs traffic goes through VPC endpoints (CC6.6, CC6.7).
+Public subnets hold a single host (with its Elastic IP: it is the web endpoint) or the load
+balancer; they hand out no public IPs automatically. With several hosts, the hosts sit in private
+app subnets behind the load balancer, without public IPs (FSBP EC2.9), and reach the internet
+(Debian mirror, ACME) through a NAT gateway. The database subnets have no route to the internet.
+Secrets, KMS, SSM and Logs traffic goes through VPC endpoints (CC6.6, CC6.7).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from config import StackConfig
 import pulumi
 from components.aws_context import AwsContext
 
-POSTGRES_PORT = 5432
 # Interface endpoints so that secret, key, session and log traffic never leaves the VPC.
 INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "kms", "ssm", "ssmmessages", "ec2messages", "logs")
 WORLD_V4 = "0.0.0.0/0"
@@ -26,6 +27,8 @@ class Network(pulumi.ComponentResource):
     vpc: aws.ec2.Vpc
     public_subnets: list[aws.ec2.Subnet]
     private_subnets: list[aws.ec2.Subnet]
+    app_subnets: list[aws.ec2.Subnet]
+    nat_gateway: aws.ec2.NatGateway | None
     hosts_sg: aws.ec2.SecurityGroup
     database_sg: aws.ec2.SecurityGroup
     endpoints_sg: aws.ec2.SecurityGroup
@@ -65,7 +68,9 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
 
-        blocks = list(ipaddress.ip_network(cfg.vpc_cidr).subnets(prefixlen_diff=4))
+        # 16 blocks: 0-2 public, 4-6 app (several hosts only), 8-10 database and endpoints.
+        blocks = list(ipaddress.IPv4Network(cfg.vpc_cidr).subnets(prefixlen_diff=4))
+        self._app_route_tables: list[pulumi.Output[str]] = []
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=cfg.tags, opts=child)
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
@@ -117,6 +122,11 @@ class Network(pulumi.ComponentResource):
             self.public_subnets.append(public)
             self.private_subnets.append(private)
 
+        self.app_subnets = []
+        self.nat_gateway = None
+        if cfg.multi_host:
+            self._app_subnets(name, cfg, zones, blocks, public_rt, child)
+
         self._security_groups(name, cfg, child)
         self._flow_logs(name, cfg, ctx, flow_logs_group, child)
 
@@ -140,7 +150,7 @@ class Network(pulumi.ComponentResource):
             vpc_id=self.vpc.id,
             service_name=f"com.amazonaws.{ctx.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[public_rt.id, private_rt.id],
+            route_table_ids=[public_rt.id, private_rt.id, *self._app_route_tables],
             tags={**cfg.tags, "Name": f"{cfg.prefix}-s3"},
             opts=child,
         )
@@ -151,6 +161,66 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": [s.id for s in self.private_subnets],
             }
         )
+
+    def _app_subnets(
+        self,
+        name: str,
+        cfg: StackConfig,
+        zones: tuple[str, ...],
+        blocks: list[ipaddress.IPv4Network],
+        public_rt: aws.ec2.RouteTable,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Private subnets for the hosts behind the load balancer; egress through one NAT gateway.
+
+        One gateway, not one per zone: the hosts serve through the load balancer and reach AWS
+        APIs through the VPC endpoints, so losing its zone only delays package updates and ACME
+        renewals (which retry), for a third of the cost.
+        """
+        nat_ip = aws.ec2.Eip(
+            f"{name}-nat-ip", domain="vpc", tags={**cfg.tags, "Name": f"{cfg.prefix}-nat"}, opts=child
+        )
+        self.nat_gateway = aws.ec2.NatGateway(
+            f"{name}-nat",
+            allocation_id=nat_ip.allocation_id,
+            subnet_id=self.public_subnets[0].id,
+            connectivity_type="public",
+            tags={**cfg.tags, "Name": f"{cfg.prefix}-nat"},
+            opts=child,
+        )
+        app_rt = aws.ec2.RouteTable(
+            f"{name}-app-rt",
+            vpc_id=self.vpc.id,
+            tags={**cfg.tags, "Name": f"{cfg.prefix}-app"},
+            opts=child,
+        )
+        aws.ec2.Route(
+            f"{name}-app-default",
+            route_table_id=app_rt.id,
+            destination_cidr_block=WORLD_V4,
+            nat_gateway_id=self.nat_gateway.id,
+            opts=child,
+        )
+        self._app_route_tables.append(app_rt.id)
+        for index, zone in enumerate(zones):
+            subnet = aws.ec2.Subnet(
+                f"{name}-app-{index}",
+                vpc_id=self.vpc.id,
+                availability_zone=zone,
+                cidr_block=str(blocks[4 + index]),
+                map_public_ip_on_launch=False,
+                tags={**cfg.tags, "Name": f"{cfg.prefix}-app-{zone}", "Tier": "app"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-app-{index}", subnet_id=subnet.id, route_table_id=app_rt.id, opts=child
+            )
+            self.app_subnets.append(subnet)
+
+    @property
+    def host_subnets(self) -> list[aws.ec2.Subnet]:
+        """Where the hosts go: private app subnets behind a load balancer, else the public ones."""
+        return self.app_subnets or self.public_subnets
 
     def _security_groups(self, name: str, cfg: StackConfig, child: pulumi.ResourceOptions) -> None:
         def group(role: str, description: str) -> aws.ec2.SecurityGroup:
@@ -225,14 +295,14 @@ class Network(pulumi.ComponentResource):
         egress(
             "hosts-out-postgres",
             self.hosts_sg,
-            POSTGRES_PORT,
+            cfg.db_port,
             "PostgreSQL",
             referenced_security_group_id=self.database_sg.id,
         )
         ingress(
             "database-in-postgres",
             self.database_sg,
-            POSTGRES_PORT,
+            cfg.db_port,
             "PostgreSQL from the app hosts only",
             referenced_security_group_id=self.hosts_sg.id,
         )
@@ -254,7 +324,7 @@ class Network(pulumi.ComponentResource):
     ) -> None:
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            name=f"{cfg.prefix}-vpc-flow-logs",
+            name=cfg.iam_role_name("vpc-flow-logs"),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",

@@ -11,6 +11,7 @@ from config import StackConfig
 
 import pulumi
 from components.aws_context import AwsContext
+from components.private_bucket import guard_bucket
 
 OBJECT_LIFETIME_DAYS = 1
 
@@ -31,76 +32,18 @@ class SsmTransferBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            # Bucket names are global: the account id and region make it unique and recognisable.
-            bucket=f"{cfg.prefix}-ssm-{ctx.account_id}-{ctx.region}"[:63],
+            bucket=cfg.ssm_bucket_name(ctx.account_id),
             force_destroy=True,  # transient copies only
             tags={**cfg.tags, "Purpose": "ansible-ssm-transfer"},
             opts=child,
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=transfer_key_arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-transfers",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=OBJECT_LIFETIME_DAYS
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=OBJECT_LIFETIME_DAYS
-                    ),
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=self.bucket.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyPlainHttp",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
-                }
-            ),
+        guard_bucket(
+            name,
+            self.bucket,
+            key_arn=transfer_key_arn,
+            expire_after_days=OBJECT_LIFETIME_DAYS,
+            lifecycle_rule_id="expire-transfers",
+            policy_name="tls-only",
             opts=child,
         )
         self.register_outputs({"bucket_name": self.bucket.bucket})

@@ -25,11 +25,14 @@ from pulumi.runtime.sync_await import _sync_await
 import pulumi
 
 PROGRAM_DIR = Path(__file__).resolve().parent.parent
-ACCOUNT_ID = "111122223333"
+ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-# Who runs `pulumi up` in the mocks: a CI role session, the usual case.
-DEPLOYER_SESSION_ARN = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/Deployer/ci-session"
+# The stack files' deployer_role_arn, and who runs `pulumi up` in the mocks: a CI session of it.
+DEPLOYER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/soc2kit-deployer"
+DEPLOYER_SESSION_ARN = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/soc2kit-deployer/ci-session"
+# Pulumi.prod.yaml ships a placeholder zone id that config refuses; the tests deploy with this one.
+PROD_ZONE_ID = "Z0123456789ABCDEFGHIJ"
 
 
 def kms_key_id(resource_name: str) -> str:
@@ -49,6 +52,11 @@ def generated(resource_name: str, length: int) -> bytes:
     return ("generated-" + filler).encode()[:length]
 
 
+def generated_hex(resource_name: str, byte_length: int) -> str:
+    """The mocked RandomId of `resource_name`, hex-encoded."""
+    return hashlib.sha256(resource_name.encode()).hexdigest()[: 2 * byte_length]
+
+
 def instance_id(resource_name: str) -> str:
     return "i-0" + hashlib.sha256(resource_name.encode()).hexdigest()[:16]
 
@@ -65,7 +73,8 @@ class Recorded:
 class StackRun:
     resources: list[Recorded] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
-    ami_queries: list[dict[str, Any]] = field(default_factory=list)
+    # Resource name -> the `protect` resource option it was declared with.
+    protected: dict[str, bool] = field(default_factory=dict)
 
     def of_type(self, resource_type: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == resource_type]
@@ -87,8 +96,9 @@ class StackRun:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, run: StackRun) -> None:
+    def __init__(self, run: StackRun, caller_arn: str) -> None:
         self.run = run
+        self.caller_arn = caller_arn
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         typ, inputs = args.typ, args.inputs
@@ -117,14 +127,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
             ]
         elif typ == "aws:ec2/instance:Instance":
             outputs["privateIp"] = f"10.40.0.{10 + int(args.name.rsplit('-', 1)[1])}"
-        elif typ == "aws:ec2/eip:Eip":
+        elif typ == "aws:ec2/eip:Eip" and args.name.startswith("hosts-app-"):
             outputs["publicIp"] = f"198.51.100.{10 + int(args.name.split('-')[-2])}"
         elif typ == "aws:s3/bucket:Bucket":
-            outputs["arn"] = f"arn:aws:s3:::{inputs['bucket']}"
+            # A bucket_prefix gets AWS's unique suffix (26 characters) appended.
+            outputs["bucket"] = inputs.get("bucket") or inputs["bucketPrefix"] + "20261203000000000000000001"
+            outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{physical}-0123.elb.{REGION}.amazonaws.com"
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = generated(args.name, int(inputs["length"])).decode()
+        elif typ == "random:index/randomId:RandomId":
+            outputs["hex"] = generated_hex(args.name, int(inputs["byteLength"]))
         elif typ == "random:index/randomBytes:RandomBytes":
             raw = generated(args.name, int(inputs["length"]))
             outputs["base64"] = base64.b64encode(raw).decode()
@@ -136,7 +150,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
-                "arn": DEPLOYER_SESSION_ARN,
+                "arn": self.caller_arn,
                 "userId": "AIDA",
                 "id": ACCOUNT_ID,
             }, []
@@ -144,34 +158,50 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": ZONES, "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"], "id": REGION}, []
-        if token == "aws:ec2/getAmi:getAmi":
-            self.run.ami_queries.append(dict(args.args))
-            return {
-                "id": "ami-0debian12",
-                "name": "debian-12-amd64-20260101-0000",
-                "architecture": "x86_64",
-            }, []
         raise AssertionError(f"the program made an invoke the mocks do not know: {token}")
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The `config:` block of pulumi/Pulumi.<stack>.yaml, as the engine would pass it."""
+def stack_file(stack: str) -> dict[str, str]:
+    """The `config:` block of pulumi/Pulumi.<stack>.yaml exactly as shipped."""
     document = yaml.safe_load((PROGRAM_DIR / f"Pulumi.{stack}.yaml").read_text())
     return {key: str(value) for key, value in document["config"].items()}
 
 
-def run_program(config: dict[str, str], stack: str = "test", run: StackRun | None = None) -> StackRun:
+def stack_config(stack: str) -> dict[str, str]:
+    """The shipped stack file as a user deploys it: the prod placeholder zone id replaced."""
+    config = stack_file(stack)
+    if "soc2kit:acme_route53_zone_id" in config:
+        config["soc2kit:acme_route53_zone_id"] = PROD_ZONE_ID
+    return config
+
+
+def run_program(
+    config: dict[str, str],
+    stack: str = "test",
+    run: StackRun | None = None,
+    caller_arn: str = DEPLOYER_SESSION_ARN,
+) -> StackRun:
     """Execute __main__.py under mocks with `config` and return every declared resource and export.
 
-    Pass `run` to keep what was recorded even when the program raises.
+    `caller_arn` is who runs it (getCallerIdentity). Pass `run` to keep what was recorded even when
+    the program raises.
     """
     run = run if run is not None else StackRun()
     pulumi.runtime.set_all_config(config)
-    pulumi.runtime.set_mocks(RecordingMocks(run), project="soc2kit", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(RecordingMocks(run, caller_arn), project="soc2kit", stack=stack, preview=False)
     exported: dict[str, Any] = {}
+    custom_init = pulumi.CustomResource.__init__
+
+    def recording_init(resource: pulumi.CustomResource, t: str, name: str, *args: Any, **kwargs: Any) -> None:
+        opts = kwargs.get("opts") if "opts" in kwargs else (args[1] if len(args) > 1 else None)
+        run.protected[name] = bool(opts is not None and opts.protect)
+        custom_init(resource, t, name, *args, **kwargs)
 
     def program() -> None:
-        with mock.patch.object(pulumi, "export", side_effect=exported.__setitem__):
+        with (
+            mock.patch.object(pulumi, "export", side_effect=exported.__setitem__),
+            mock.patch.object(pulumi.CustomResource, "__init__", recording_init),
+        ):
             runpy.run_path(str(PROGRAM_DIR / "__main__.py"), run_name="__main__")
 
     _sync_await(run_pulumi_func(program))

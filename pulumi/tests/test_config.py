@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from config import ConfigError, StackConfig, parse_config
+from config import ConfigError, StackConfig, check_deploying_identity, parse_config
 
-from tests.harness import StackRun, run_program, stack_config
+from tests.harness import ACCOUNT_ID, DEPLOYER_ROLE_ARN, StackRun, run_program, stack_config, stack_file
 
-BASE = {"environment": "dev"}
+AMI = "ami-0a4c3e5f9b2d71e86"
+BASE = {"environment": "dev", "ami_id": AMI, "deployer_role_arn": DEPLOYER_ROLE_ARN}
 
 
-def parse(**values: str) -> StackConfig:
+def parse(stack: str | None = None, **values: str) -> StackConfig:
+    """Parse BASE plus `values`; the stack is named after the environment unless given."""
+    raw = {**BASE, **values}
     return parse_config(
-        {**BASE, **values}, project="soc2kit", stack="dev", region="eu-west-1", account_id="111122223333"
+        raw,
+        project="soc2kit",
+        stack=stack or raw["environment"],
+        region="eu-west-1",
+        account_id=ACCOUNT_ID,
     )
 
 
@@ -30,25 +37,38 @@ def test_defaults_per_environment() -> None:
     assert (dev.db_backup_retention_days, dev.db_multi_az, dev.host_count) == (7, False, 1)
     assert (prod.db_backup_retention_days, prod.db_multi_az, prod.db_deletion_protection) == (35, True, True)
     assert dev.log_retention_days == 365
-    assert dev.key_admin_arns == ("arn:aws:iam::111122223333:root",)
+    assert dev.key_admin_arns == ("arn:aws:iam::123456789012:root",)
+    assert (dev.db_port, prod.db_port) == (5433, 5433)
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_shipped_stack_files_are_valid(stack: str) -> None:
-    raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("soc2kit:")}
-    cfg = parse_config(
-        raw,
-        project="soc2kit",
-        stack=stack,
-        region=stack_config(stack)["aws:region"],
-        account_id="111122223333",
+def parse_file(config: dict[str, str], stack: str) -> StackConfig:
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("soc2kit:")}
+    return parse_config(
+        raw, project="soc2kit", stack=stack, region=config["aws:region"], account_id=ACCOUNT_ID
     )
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_shipped_stack_files_are_valid(stack: str) -> None:
+    cfg = parse_file(stack_file(stack), stack)
     assert cfg.environment == stack
+    assert cfg.ami_id == AMI
+    assert cfg.deployer_role_arn == DEPLOYER_ROLE_ARN
+
+
+def test_shipped_prod_file_is_refused_only_for_its_placeholder_zone_id() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_file(stack_file("prod"), "prod")
+    problems = str(error.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert "soc2kit:acme_route53_zone_id = 'Z0000000000000EXAMPLE' is not allowed" in problems[0]
+    assert "not the placeholder" in problems[0]
+    assert parse_file(stack_config("prod"), "prod").acme_route53_zone_id == "Z0123456789ABCDEFGHIJ"
 
 
 def test_missing_environment() -> None:
     with pytest.raises(ConfigError, match=r"soc2kit:environment = \(missing\).*one of dev, staging, prod"):
-        parse_config({}, project="p", stack="s", region="eu-west-1")
+        parse_config({}, project="p", stack="s1", region="eu-west-1")
 
 
 def test_unknown_environment() -> None:
@@ -57,7 +77,7 @@ def test_unknown_environment() -> None:
 
 def test_missing_region() -> None:
     with pytest.raises(ConfigError, match=r"aws:region = None.*eu-west-1"):
-        parse_config(BASE, project="p", stack="s", region=None)
+        parse_config(BASE, project="p", stack="s1", region=None)
 
 
 @pytest.mark.parametrize("days", ["0", "1", "6", "36", "seven"])
@@ -80,9 +100,10 @@ def test_prod_requires_35_day_backups_multi_az_and_deletion_protection() -> None
     assert "soc2kit:db_deletion_protection = 'false' is not allowed; allowed values: true in prod" in message
 
 
-@pytest.mark.parametrize("days", ["30", "60", "89", "100", "0"])
-def test_log_retention_below_90_days_or_not_a_cloudwatch_value(days: str) -> None:
-    rejects("log_retention_days", "one of 90, 120", log_retention_days=days)
+@pytest.mark.parametrize("days", ["30", "90", "180", "364", "366", "0"])
+def test_log_retention_below_365_days_or_not_a_cloudwatch_value(days: str) -> None:
+    """FSBP CloudWatch.16 asks for at least a year."""
+    rejects("log_retention_days", "one of 365, 400, 545", log_retention_days=days)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +115,7 @@ def test_admin_cidr_world_or_too_wide_or_malformed(cidr: str) -> None:
 
 def test_admin_cidr_unset_means_no_ssh() -> None:
     assert parse().ssh_admin_cidr is None
-    assert parse(ssh_admin_cidr="203.0.113.0/24").ssh_admin_cidr == "203.0.113.0/24"
+    assert parse(ssh_admin_cidr="203.0.113.0/24", ssh_key_name="ops").ssh_admin_cidr == "203.0.113.0/24"
 
 
 @pytest.mark.parametrize("value", ["t3small", "db.t3.micro", "T3.SMALL", "large"])
@@ -145,22 +166,60 @@ def test_owner_user_must_differ_from_admin_and_app(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["15", "9.6", "latest", "17.x"])
-def test_unsupported_postgres_version(value: str) -> None:
-    rejects("db_engine_version", "a PostgreSQL major (16-19)", db_engine_version=value)
+@pytest.mark.parametrize("value", ["15", "9.6", "latest", "17.x", "19", "19.1", "20"])
+def test_postgres_version_without_an_rds_parameter_group_family(value: str) -> None:
+    rejects(
+        "db_engine_version", "a PostgreSQL major with an RDS parameter-group family", db_engine_version=value
+    )
 
 
-@pytest.mark.parametrize("cidr", ["8.8.0.0/16", "10.0.0.0/8", "10.0.0.0/24", "garbage"])
-def test_vpc_cidr_must_be_private_16_to_20(cidr: str) -> None:
+@pytest.mark.parametrize(
+    ("version", "family"), [("16", "postgres16"), ("17.6", "postgres17"), ("18", "postgres18")]
+)
+def test_postgres_version_maps_to_its_parameter_group_family(version: str, family: str) -> None:
+    assert parse(db_engine_version=version).db_parameter_group_family == family
+
+
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        "8.8.0.0/16",
+        "10.0.0.0/8",
+        "10.0.0.0/24",
+        "garbage",
+        "127.0.0.0/16",  # loopback: is_private, not RFC 1918
+        "169.254.0.0/16",  # link-local
+        "100.64.0.0/16",  # carrier-grade NAT
+        "198.18.0.0/16",  # benchmarking
+        "172.32.0.0/16",  # just outside 172.16.0.0/12
+        "fd00::/48",
+    ],
+)
+def test_vpc_cidr_must_be_rfc1918_16_to_20(cidr: str) -> None:
     rejects("vpc_cidr", "a private (RFC 1918) IPv4 CIDR from /16 to /20", vpc_cidr=cidr)
 
 
-def test_max_storage_below_allocated() -> None:
+@pytest.mark.parametrize("cidr", ["10.40.0.0/16", "172.31.0.0/16", "192.168.0.0/20"])
+def test_vpc_cidr_rfc1918_accepted(cidr: str) -> None:
+    assert parse(vpc_cidr=cidr).vpc_cidr == cidr
+
+
+@pytest.mark.parametrize(
+    ("allocated", "maximum"), [("100", "50"), ("100", "100"), ("100", "109"), ("21", "23")]
+)
+def test_max_storage_below_110_percent_of_allocated(allocated: str, maximum: str) -> None:
     rejects(
         "db_max_allocated_storage_gb",
-        ">= db_allocated_storage_gb (100)",
-        db_allocated_storage_gb="100",
-        db_max_allocated_storage_gb="50",
+        f">= 110% of db_allocated_storage_gb ({allocated})",
+        db_allocated_storage_gb=allocated,
+        db_max_allocated_storage_gb=maximum,
+    )
+
+
+def test_max_storage_of_110_percent_accepted() -> None:
+    assert (
+        parse(db_allocated_storage_gb="100", db_max_allocated_storage_gb="110").db_max_allocated_storage_gb
+        == 110
     )
 
 
@@ -220,3 +279,194 @@ def test_unknown_key_is_rejected_with_a_suggestion() -> None:
 def test_typo_in_stack_file_fails_the_program() -> None:
     with pytest.raises(ConfigError, match="soc2kit:host_cout is not a known setting"):
         run_program(stack_config("dev") | {"soc2kit:host_cout": "3"}, stack="typo")
+
+
+# --- Required keys, pinned AMI, deploying identity ------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["ami_id", "deployer_role_arn"])
+def test_required_key_missing(key: str) -> None:
+    values = {k: v for k, v in BASE.items() if k != key}
+    with pytest.raises(ConfigError, match=rf"soc2kit:{key} = \(missing\) is not allowed"):
+        parse_config(values, project="soc2kit", stack="dev", region="eu-west-1", account_id=ACCOUNT_ID)
+
+
+@pytest.mark.parametrize(
+    "value", ["ami-123", "ami-0A4C3E5F9B2D71E86", "debian-12", "ami-0a4c3e5f9b2d71e8", "latest"]
+)
+def test_ami_id_must_be_a_pinned_id(value: str) -> None:
+    rejects("ami_id", "the pinned AMI id (ami- and 8 or 17 hex digits)", ami_id=value)
+
+
+@pytest.mark.parametrize("value", ["ami-0123abcd", "ami-0a4c3e5f9b2d71e86"])
+def test_ami_id_short_and_long_forms_accepted(value: str) -> None:
+    assert parse(ami_id=value).ami_id == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "arn:aws:iam::999988887777:role/soc2kit-deployer",  # another account
+        "arn:aws:iam::123456789012:root",  # root is not a deployer
+        "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer/ci",  # a session, not the role
+        "soc2kit-deployer",
+    ],
+)
+def test_deployer_must_be_a_role_or_user_of_this_account(value: str) -> None:
+    rejects("deployer_role_arn", "in this stack's account 123456789012", deployer_role_arn=value)
+
+
+def test_key_admins_must_be_in_this_account() -> None:
+    rejects(
+        "key_admin_arns",
+        "ARNs in this stack's account 123456789012 only (arn:aws:iam::999988887777:role/Admin is not)",
+        key_admin_arns=f'["{DEPLOYER_ROLE_ARN}", "arn:aws:iam::999988887777:role/Admin"]',
+    )
+
+
+def test_key_admins_must_include_the_deployer_or_root() -> None:
+    """Otherwise CreateKey fails its policy lockout check halfway through `pulumi up`."""
+    rejects(
+        "key_admin_arns",
+        f"includes deployer_role_arn ({DEPLOYER_ROLE_ARN}) or the account root",
+        key_admin_arns='["arn:aws:iam::123456789012:role/Admin"]',
+    )
+    both = parse(key_admin_arns=f'["arn:aws:iam::123456789012:role/Admin", "{DEPLOYER_ROLE_ARN}"]')
+    assert both.key_admin_arns == ("arn:aws:iam::123456789012:role/Admin", DEPLOYER_ROLE_ARN)
+    assert parse(key_admin_arns='["arn:aws:iam::123456789012:root"]').key_admin_arns
+
+
+def test_kms_deletion_window_setting_says_it_is_fixed() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(kms_deletion_window_days="7")
+    message = str(error.value)
+    assert (
+        "soc2kit:kms_deletion_window_days is fixed: every KMS key has the maximum 30-day deletion window"
+        in message
+    )
+    assert "did you mean" not in message
+
+
+# --- Ways in: SSH needs both settings, multi-host is SSM only ---------------------------------------
+
+
+def test_ssh_admin_cidr_without_key_pair_leaves_no_way_in() -> None:
+    rejects(
+        "ssh_key_name", "an EC2 key pair name when ssh_admin_cidr is set", ssh_admin_cidr="203.0.113.0/24"
+    )
+
+
+def test_key_pair_without_ssh_admin_cidr_leaves_no_way_in() -> None:
+    rejects("ssh_admin_cidr", "your admin CIDR when ssh_key_name is set", ssh_key_name="ops")
+
+
+def test_ssh_refused_for_hosts_behind_the_load_balancer() -> None:
+    rejects(
+        "ssh_admin_cidr",
+        "unset when host_count > 1: the hosts behind the load balancer have no public IP",
+        stack="prod",
+        environment="prod",
+        acme_route53_zone_id="Z0123456789ABC",
+        ssh_admin_cidr="203.0.113.0/24",
+        ssh_key_name="ops",
+    )
+
+
+def test_neither_ssh_setting_means_ssm() -> None:
+    cfg = parse()
+    assert (cfg.ssh_admin_cidr, cfg.ssh_key_name, cfg.ssm_only) == (None, None, True)
+
+
+# --- Values that look valid but AWS would refuse -----------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["Z0000000000000EXAMPLE", "ZEXAMPLE"])
+def test_placeholder_route53_zone_id_refused(zone: str) -> None:
+    rejects(
+        "acme_route53_zone_id",
+        "the id of your domain's hosted zone (`aws route53 list-hosted-zones`), not the placeholder",
+        acme_route53_zone_id=zone,
+    )
+
+
+def test_default_postgres_port_refused_by_name() -> None:
+    rejects(
+        "db_port", "any port from 1150 to 65535 but 5432, PostgreSQL's default (FSBP RDS.23)", db_port="5432"
+    )
+    rejects("db_port", "an integer from 1150 to 65535", db_port="80")
+    assert parse(db_port="6432").db_port == 6432
+
+
+@pytest.mark.parametrize("value", ["ops", "ops@", "@example.com", "ops@example", "a b@example.com"])
+def test_alert_email_must_be_an_address(value: str) -> None:
+    rejects("alert_email", "an e-mail address for security alerts", alert_email=value)
+
+
+# --- Stack name and environment ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "environment", "expected"),
+    [
+        ("prod", "dev", "'prod'"),
+        ("prod", "staging", "'prod'"),
+        ("staging", "prod", "'staging'"),
+        ("dev", "prod", "'dev'"),
+        ("prod-eu", "dev", "'prod'"),
+        ("eu-staging-2", "dev", "'staging'"),
+    ],
+)
+def test_stack_named_like_an_environment_must_be_that_environment(
+    stack: str, environment: str, expected: str
+) -> None:
+    """Pulumi.prod.yaml with environment: dev would silently drop every prod minimum and prod rule."""
+    with pytest.raises(ConfigError) as error:
+        parse(stack=stack, environment=environment, acme_route53_zone_id="Z0123456789ABC")
+    refused = f"soc2kit:environment = '{environment}' is not allowed for stack '{stack}'"
+    assert f"{refused}; allowed values: {expected}" in str(error.value)
+
+
+@pytest.mark.parametrize(("stack", "environment"), [("qa", "dev"), ("prod-eu", "prod"), ("demo", "staging")])
+def test_other_stack_names_pick_their_environment(stack: str, environment: str) -> None:
+    cfg = parse(stack=stack, environment=environment, acme_route53_zone_id="Z0123456789ABC")
+    assert cfg.tags["Environment"] == environment
+    assert cfg.tags["Stack"] == stack
+
+
+@pytest.mark.parametrize("stack", ["Prod_1", "prod_1", "Dev", "qa.1", "x", "9lives", "a--b", "qa-", "a" * 32])
+def test_stack_names_that_cannot_name_resources(stack: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(stack=stack)
+    assert f"stack name {stack!r} is not allowed" in str(error.value)
+    assert "pulumi stack rename" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["ab-", "a--b", "-ab", "Ab", "a_b", "a", "1ab", "a" * 32])
+def test_app_names_that_cannot_name_resources(name: str) -> None:
+    rejects("app_name", "lower-case letters and digits in words joined by single hyphens", app_name=name)
+
+
+@pytest.mark.parametrize(
+    ("deployer", "caller", "allowed"),
+    [
+        (DEPLOYER_ROLE_ARN, "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer/ci", True),
+        (
+            "arn:aws:iam::123456789012:role/ci/soc2kit-deployer",
+            "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer/x",
+            True,
+        ),
+        ("arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:user/ci", True),
+        (DEPLOYER_ROLE_ARN, "arn:aws:sts::123456789012:assumed-role/soc2kit-deployer-old/ci", False),
+        (DEPLOYER_ROLE_ARN, "arn:aws:iam::123456789012:user/soc2kit-deployer", False),
+        ("arn:aws:iam::123456789012:user/ci", "arn:aws:iam::123456789012:user/ci2", False),
+    ],
+)
+def test_deploying_identity_must_be_the_configured_deployer(
+    deployer: str, caller: str, allowed: bool
+) -> None:
+    cfg = parse(deployer_role_arn=deployer)
+    if allowed:
+        check_deploying_identity(cfg, caller)
+    else:
+        with pytest.raises(ConfigError, match="assume the deployer role"):
+            check_deploying_identity(cfg, caller)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.harness import StackRun, key_arn
+from tests.harness import StackRun, generated_hex, key_arn
 
 INSTANCE = "aws:rds/instance:Instance"
 
@@ -25,15 +26,36 @@ def test_storage_encrypted_with_database_cmk(dev: StackRun) -> None:
     assert db(dev)["kmsKeyId"] == key_arn("database")
 
 
-def test_parameter_group_forces_tls_and_logs_connections_and_ddl(dev: StackRun) -> None:
-    group = dev.one("aws:rds/parameterGroup:ParameterGroup", "database-params").inputs
-    parameters = {p["name"]: p["value"] for p in group["parameters"]}
+# Every parameter, written out: a lowered or removed one (e.g. TLSv1) fails here.
+EXPECTED_PARAMETERS = [
+    {"name": "rds.force_ssl", "value": "1", "applyMethod": "pending-reboot"},
+    {"name": "ssl_min_protocol_version", "value": "TLSv1.2", "applyMethod": "pending-reboot"},
+    {"name": "password_encryption", "value": "scram-sha-256", "applyMethod": "pending-reboot"},
+    {"name": "log_connections", "value": "1", "applyMethod": "pending-reboot"},
+    {"name": "log_disconnections", "value": "1", "applyMethod": "pending-reboot"},
+    {"name": "log_statement", "value": "ddl", "applyMethod": "pending-reboot"},
+    {"name": "log_min_duration_statement", "value": "1000", "applyMethod": "pending-reboot"},
+]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_parameter_group_sets_exactly_the_written_parameters(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    run: StackRun = request.getfixturevalue(stack)
+    group = run.one("aws:rds/parameterGroup:ParameterGroup", "database-params").inputs
+    assert sorted(group["parameters"], key=lambda p: p["name"]) == sorted(
+        EXPECTED_PARAMETERS, key=lambda p: p["name"]
+    )
     assert group["family"] == "postgres17"
-    assert parameters["rds.force_ssl"] == "1"
-    assert parameters["log_connections"] == "1"
-    assert parameters["log_disconnections"] == "1"
-    assert parameters["log_statement"] == "ddl"
-    assert db(dev)["parameterGroupName"] == group["name"]
+    assert group["name"] == f"soc2kit-{stack}-postgres17"
+    assert db(run)["parameterGroupName"] == group["name"]
+
+
+def test_database_listens_on_5433_not_the_default_port(dev: StackRun) -> None:
+    """FSBP RDS.23."""
+    assert db(dev)["port"] == 5433
+    assert dev.exports["db_port"] == 5433
 
 
 def test_not_publicly_accessible(dev: StackRun) -> None:
@@ -67,9 +89,22 @@ def test_automated_backup_retention_per_environment(
     assert db(run)["deleteAutomatedBackups"] is False
 
 
-def test_final_snapshot_taken_on_delete(dev: StackRun) -> None:
+def test_final_snapshot_taken_on_delete_under_a_name_unique_per_database(dev: StackRun) -> None:
+    """A fixed name fails the second destroy; the suffix is generated once, kept in state (no diff
+    on later runs) and new after destroy-then-deploy."""
     assert db(dev)["skipFinalSnapshot"] is False
-    assert db(dev)["finalSnapshotIdentifier"] == "soc2kit-dev-db-final"
+    suffix = dev.one("random:index/randomId:RandomId", "database-final-snapshot-suffix").inputs
+    assert suffix["keepers"] == {"identifier": "soc2kit-dev-db"}
+    assert suffix["byteLength"] == 4
+    assert (
+        db(dev)["finalSnapshotIdentifier"]
+        == f"soc2kit-dev-db-final-{generated_hex('database-final-snapshot-suffix', 4)}"
+    )
+
+
+def test_prod_protects_database_dev_does_not(prod: StackRun, dev: StackRun) -> None:
+    assert prod.protected["database-postgres"] is True
+    assert dev.protected["database-postgres"] is False
 
 
 def test_prod_has_deletion_protection_and_multi_az(prod: StackRun, dev: StackRun) -> None:
@@ -97,9 +132,19 @@ def test_performance_insights_encrypted_with_cmk(dev: StackRun) -> None:
 
 def test_enhanced_monitoring_with_its_own_role(dev: StackRun) -> None:
     assert db(dev)["monitoringInterval"] == 60
-    assert db(dev)["monitoringRoleArn"] == "arn:aws:iam::111122223333:role/soc2kit-dev-rds-monitoring"
+    assert db(dev)["monitoringRoleArn"] == "arn:aws:iam::123456789012:role/soc2kit-dev-rds-monitoring"
     role = dev.one("aws:iam/role:Role", "database-monitoring-role").inputs
-    assert "monitoring.rds.amazonaws.com" in role["assumeRolePolicy"]
+    assert json.loads(role["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+            }
+        ],
+    }
 
 
 def test_automatic_minor_version_upgrades(dev: StackRun) -> None:

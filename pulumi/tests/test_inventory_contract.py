@@ -41,7 +41,7 @@ def test_ssm_stack_outputs_build_an_ssm_inventory(inventory: ModuleType, dev: St
     assert group["vars"]["soc2kit_connection"] == "ssm"
     assert group["hosts"] == ["soc2kit-dev-app-1"]
     host = result["_meta"]["hostvars"]["soc2kit-dev-app-1"]
-    assert host["ansible_aws_ssm_bucket_name"] == "soc2kit-dev-ssm-111122223333-eu-west-1"
+    assert host["ansible_aws_ssm_bucket_name"] == "soc2kit-dev-ssm-123456789012-eu-west-1"
     assert group["vars"]["soc2kit_secret_arns"] == dev.exports["secret_arns"]
 
 
@@ -52,7 +52,7 @@ def test_multi_host_outputs_build_an_inventory_with_nlb_and_zone(
     group_vars = result["app_hosts"]["vars"]
     assert result["app_hosts"]["hosts"] == ["soc2kit-prod-app-1", "soc2kit-prod-app-2"]
     assert group_vars["soc2kit_nlb_dns_name"] == prod.exports["nlb_dns_name"]
-    assert group_vars["soc2kit_acme_route53_zone_id"] == "Z0000000000000EXAMPLE"
+    assert group_vars["soc2kit_acme_route53_zone_id"] == "Z0123456789ABCDEFGHIJ"
     assert group_vars["soc2kit_log_group_names"] == prod.exports["log_group_names"]
 
 

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from components.keys import PURPOSES, TRANSFER_PURPOSE
 
 from tests.harness import ACCOUNT_ID, StackRun, kms_key_id
 
 KEY = "aws:kms/key:Key"
+# Written out, not imported from components/keys.py: a key dropped from the code fails here.
+PURPOSES = ("database", "secrets", "logs", "volumes", "field_encryption", "audit", "alerts")
 # The dev stack reaches its hosts through SSM, so it also has the transfer-bucket key.
-DEV_PURPOSES = (*PURPOSES, TRANSFER_PURPOSE)
+DEV_PURPOSES = (*PURPOSES, "ssm_transfer")
 
 
 def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
@@ -21,8 +22,31 @@ def statements(run: StackRun, purpose: str) -> dict[str, dict[str, Any]]:
 
 
 def test_one_customer_managed_key_per_purpose(dev: StackRun, dev_with_ssh: StackRun) -> None:
-    assert sorted(k.name for k in dev.of_type(KEY)) == sorted(f"keys-{p}" for p in DEV_PURPOSES)
-    assert sorted(k.name for k in dev_with_ssh.of_type(KEY)) == sorted(f"keys-{p}" for p in PURPOSES)
+    encryption_keys = [k.name for k in dev.of_type(KEY) if k.inputs["keyUsage"] == "ENCRYPT_DECRYPT"]
+    assert sorted(encryption_keys) == sorted(f"keys-{p}" for p in DEV_PURPOSES)
+    with_ssh = [k.name for k in dev_with_ssh.of_type(KEY) if k.inputs["keyUsage"] == "ENCRYPT_DECRYPT"]
+    assert sorted(with_ssh) == sorted(f"keys-{p}" for p in PURPOSES)
+
+
+def test_evidence_bundles_are_signed_with_an_asymmetric_key_only_the_deployer_and_readers_use(
+    prod: StackRun,
+) -> None:
+    key = prod.one(KEY, "keys-evidence_signing")
+    assert key.inputs["keyUsage"] == "SIGN_VERIFY"
+    assert key.inputs["customerMasterKeySpec"] == "ECC_NIST_P256"  # make evidence signs ECDSA_SHA_256
+    assert "enableKeyRotation" not in key.inputs  # KMS rotates no asymmetric key; bundles outlive a year
+    assert key.inputs["deletionWindowInDays"] == 30
+    assert prod.protected["keys-evidence_signing"] is True
+    assert prod.exports["evidence_signing_key_arn"] == (
+        f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{kms_key_id('keys-evidence_signing')}"
+    )
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert set(statements) == {"KeyAdministration", "EvidenceSigners"}
+    signers = statements["EvidenceSigners"]
+    assert signers["Principal"] == {"AWS": ["arn:aws:iam::123456789012:role/soc2kit-deployer"]}
+    assert signers["Action"] == ["kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"]
+    assert signers["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}
+    assert "kms:Sign" not in statements["KeyAdministration"]["Action"]
 
 
 @pytest.mark.parametrize("purpose", DEV_PURPOSES)
@@ -83,12 +107,12 @@ def test_service_keys_usable_only_via_their_service(dev: StackRun, purpose: str,
 
 def test_host_role_decrypts_secrets_only_via_secrets_manager_for_this_stack(dev: StackRun) -> None:
     statement = statements(dev, "secrets")["AppHostsReadTheirSecrets"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"}
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"}
     assert statement["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
     assert statement["Condition"]["StringEquals"] == {
         "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"
     }
-    secret_arns = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:soc2kit/dev/*"
+    secret_arns = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:soc2kit/dev/*"
     assert statement["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": secret_arns}
 
 
@@ -96,21 +120,55 @@ def test_logs_key_limited_to_this_stacks_log_groups(dev: StackRun) -> None:
     statement = statements(dev, "logs")["CloudWatchLogsForThisStacksGroups"]
     assert statement["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
-        "arn:aws:logs:eu-west-1:111122223333:log-group:/soc2kit/dev/*",
-        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/rds/instance/soc2kit-dev-db/*",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/soc2kit/dev/*",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/rds/instance/soc2kit-dev-db/*",
     ]
 
 
 def test_field_encryption_key_requires_app_encryption_context(dev: StackRun) -> None:
     statement = statements(dev, "field_encryption")["AppEnvelopeEncryptionWithAppContext"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"}
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"}
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:app": "soc2kit"}}
 
 
 def test_only_the_field_encryption_and_secrets_keys_name_the_host_role(dev: StackRun) -> None:
-    role = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
+    role = "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"
     naming = {
         p for p in PURPOSES if any(s["Principal"] == {"AWS": role} for s in statements(dev, p).values())
     }
     assert naming == {"secrets", "field_encryption"}
+
+
+def test_alerts_key_serves_sns_for_this_account_and_cloudwatch_alarms(dev: StackRun) -> None:
+    policy = statements(dev, "alerts")
+    assert sorted(policy) == [
+        "CloudWatchAlarmsPublish",
+        "KeyAdministration",
+        "SnsTopicGrants",
+        "SnsTopicUse",
+    ]
+    assert policy["SnsTopicUse"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT_ID}
+    }
+    assert policy["CloudWatchAlarmsPublish"] == {
+        "Sid": "CloudWatchAlarmsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }
+
+
+def test_prod_protects_every_key_dev_none(prod: StackRun, dev: StackRun) -> None:
+    """`pulumi destroy` stops before a prod key: its loss makes backups and logs unreadable."""
+    assert {prod.protected[k.name] for k in prod.of_type(KEY)} == {True}
+    # prod is SSM-only too (+ the transfer key), and has the evidence-signing key (+1)
+    assert len(prod.of_type(KEY)) == len(PURPOSES) + 2
+    assert {dev.protected[k.name] for k in dev.of_type(KEY)} == {False}
+
+
+def test_key_policies_do_not_change_with_who_runs_the_deploy(dev: StackRun) -> None:
+    """Administrators come from key_admin_arns (default: the account), never from the caller."""
+    for purpose in DEV_PURPOSES:
+        assert "assumed-role" not in dev.one(KEY, f"keys-{purpose}").inputs["policy"]

@@ -25,3 +25,10 @@ def test_every_log_group_retained_365_days_by_default(dev: StackRun) -> None:
 def test_log_retention_follows_config() -> None:
     run = run_program(stack_config("dev") | {"soc2kit:log_retention_days": "731"}, stack="retention")
     assert {g.inputs["retentionInDays"] for g in run.of_type(GROUP)} == {731}
+
+
+def test_prod_protects_every_log_group_dev_none(prod: StackRun, dev: StackRun) -> None:
+    """They hold a year of audit logs: `pulumi destroy` must stop before deleting them."""
+    assert len(prod.of_type(GROUP)) == 7
+    assert {prod.protected[g.name] for g in prod.of_type(GROUP)} == {True}
+    assert {dev.protected[g.name] for g in dev.of_type(GROUP)} == {False}

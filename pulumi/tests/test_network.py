@@ -24,6 +24,37 @@ def test_no_subnet_assigns_public_ips_automatically(prod: StackRun) -> None:
     assert {s.inputs.get("mapPublicIpOnLaunch") for s in prod.of_type(SUBNET)} == {False}
 
 
+def test_multi_host_app_subnets_reach_the_internet_only_through_the_nat(prod: StackRun) -> None:
+    routes = {r.name: r.inputs for r in prod.of_type("aws:ec2/route:Route")}
+    assert routes["network-app-default"] == {
+        "routeTableId": "network-app-rt-id",
+        "destinationCidrBlock": "0.0.0.0/0",
+        "natGatewayId": "network-nat-id",
+    }
+    (nat,) = prod.of_type("aws:ec2/natGateway:NatGateway")
+    assert nat.inputs["subnetId"] == "network-public-0-id"
+    app = [s.inputs for s in prod.of_type(SUBNET) if s.inputs["tags"]["Tier"] == "app"]
+    assert [s["cidrBlock"] for s in app] == ["10.42.64.0/20", "10.42.80.0/20", "10.42.96.0/20"]
+    private_assoc = [
+        a.inputs["routeTableId"]
+        for a in prod.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+        if "private" in a.name
+    ]
+    assert set(private_assoc) == {"network-private-rt-id"}  # the database keeps no internet route
+    assert sorted(routes) == ["network-app-default", "network-public-default"]
+
+
+def test_app_subnets_reach_s3_through_the_gateway_endpoint(prod: StackRun) -> None:
+    """The SSM agent's package comes from the regional S3 bucket at first boot."""
+    s3 = prod.one("aws:ec2/vpcEndpoint:VpcEndpoint", "network-endpoint-s3").inputs
+    assert s3["routeTableIds"] == ["network-public-rt-id", "network-private-rt-id", "network-app-rt-id"]
+
+
+def test_single_host_stack_has_no_nat_and_no_app_subnets(dev: StackRun) -> None:
+    assert not dev.of_type("aws:ec2/natGateway:NatGateway")
+    assert {s.inputs["tags"]["Tier"] for s in dev.of_type(SUBNET)} == {"public", "private"}
+
+
 def test_private_subnets_have_no_internet_route(dev: StackRun) -> None:
     routes = dev.of_type("aws:ec2/route:Route")
     assert [r.inputs["routeTableId"] for r in routes] == ["network-public-rt-id"]
@@ -86,8 +117,8 @@ def test_database_port_open_only_to_app_hosts(dev: StackRun) -> None:
         {
             "securityGroupId": "network-database-sg-id",
             "ipProtocol": "tcp",
-            "fromPort": 5432,
-            "toPort": 5432,
+            "fromPort": 5433,
+            "toPort": 5433,
             "description": "PostgreSQL from the app hosts only",
             "referencedSecurityGroupId": "network-hosts-sg-id",
         }
@@ -110,4 +141,4 @@ def test_security_groups_declare_no_inline_rules(dev: StackRun) -> None:
 
 def test_host_egress_limited_to_web_and_database(dev: StackRun) -> None:
     ports = sorted(r["fromPort"] for r in _rules(dev, EGRESS, "hosts"))
-    assert ports == [80, 443, 5432]
+    assert ports == [80, 443, 5433]

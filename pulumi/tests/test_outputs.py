@@ -8,9 +8,10 @@ from tests.harness import StackRun, instance_id
 
 INVENTORY_OUTPUTS = {
     "region",
+    "ami_id",
+    "alerts_topic_arn",
     "app_host_ids",
     "app_host_private_ips",
-    "app_host_public_ips",
     "db_endpoint",
     "db_port",
     "db_name",
@@ -21,8 +22,11 @@ INVENTORY_OUTPUTS = {
 
 
 def test_outputs_the_inventory_reads(dev: StackRun, prod: StackRun) -> None:
-    assert set(dev.exports) >= INVENTORY_OUTPUTS
+    assert set(dev.exports) >= INVENTORY_OUTPUTS | {"app_host_public_ips"}
     assert INVENTORY_OUTPUTS | {"nlb_dns_name", "acme_route53_zone_id"} <= set(prod.exports)
+    assert "app_host_public_ips" not in prod.exports  # behind the load balancer: none
+    assert prod.exports["ami_id"] == "ami-0a4c3e5f9b2d71e86"
+    assert prod.exports["alerts_topic_arn"] == "arn:aws:sns:eu-west-1:123456789012:alerts-topic"
     assert set(prod.exports["secret_arns"]) == {
         "django_secret_key",
         "field_encryption_blind_index_key",
@@ -31,8 +35,7 @@ def test_outputs_the_inventory_reads(dev: StackRun, prod: StackRun) -> None:
     }
     assert set(prod.exports["log_group_names"]) == {"app", "web", "audit", "system"}
     assert prod.exports["app_host_ids"] == [instance_id("hosts-app-1"), instance_id("hosts-app-2")]
-    assert prod.exports["app_host_public_ips"] == ["198.51.100.11", "198.51.100.12"]
-    assert prod.exports["db_port"] == 5432
+    assert prod.exports["db_port"] == 5433
 
 
 def test_no_generated_secret_value_in_outputs(dev: StackRun, prod: StackRun) -> None:

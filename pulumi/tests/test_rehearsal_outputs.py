@@ -57,14 +57,15 @@ def test_rehearsal_outputs_point_at_the_local_stand_ins(rehearsal: Any) -> None:
 def test_rehearsal_secrets_are_what_the_program_writes(rehearsal: Any) -> None:
     values = rehearsal.secret_values
     names = {
-        arn.split(":secret:", 1)[1].rsplit("-", 1)[0] for arn in rehearsal.outputs["secret_arns"].values()
+        purpose: arn.split(":secret:", 1)[1].rsplit("-", 1)[0]
+        for purpose, arn in rehearsal.outputs["secret_arns"].items()
     }
-    assert set(values) == names
-    app = json.loads(values["soc2kit/rehearsal/db_app_credentials"])
+    assert set(values) == set(names.values())
+    app = json.loads(values[names["db_app_credentials"]])
     assert app["host"] == ADDRESSES.database
     assert app["username"] == rehearsal.outputs["db_app_username"]
     assert len(app["password"]) == 40
-    assert len(values["soc2kit/rehearsal/django_secret_key"]) == 64
+    assert len(values[names["django_secret_key"]]) == 64
     # Real random values, not the harness's recognisable "generated-" ones.
     assert not any("generated-" in value for value in values.values())
     assert rehearsal.master_username == "dbadmin"

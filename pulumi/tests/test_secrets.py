@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
-from components.app_secrets import HOST_SECRETS, SECRET_NAMES
-from components.aws_context import AwsContext
+from config import ConfigError
 
-from tests.harness import StackRun, generated, key_arn
+from tests.harness import (
+    DEPLOYER_ROLE_ARN,
+    StackRun,
+    generated,
+    generated_hex,
+    key_arn,
+    run_program,
+    stack_config,
+)
+
+# Written out, not imported from the code under test.
+SECRET_NAMES = (
+    "django_secret_key",
+    "field_encryption_blind_index_key",
+    "db_app_credentials",
+    "db_owner_credentials",
+)
+HOST_SECRETS = ("django_secret_key", "field_encryption_blind_index_key", "db_app_credentials")
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-HOST_ROLE = "arn:aws:iam::111122223333:role/soc2kit-dev-app-host"
-# The mocked deployer is a session of role Deployer; the provider reads the values back as it.
-DEPLOYER = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:role/*/Deployer"]
+HOST_ROLE = "arn:aws:iam::123456789012:role/soc2kit-dev-app-host"
+# The stack file's deployer_role_arn; the provider reads the values back as it.
+DEPLOYER = [DEPLOYER_ROLE_ARN]
 
 
 def secret(run: StackRun, name: str) -> dict[str, Any]:
@@ -29,9 +46,24 @@ def resource_policy(run: StackRun, name: str) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in json.loads(inputs["policy"])["Statement"]}
 
 
-def test_the_three_app_secrets_exist(dev: StackRun) -> None:
+def test_the_four_app_secrets_exist_under_names_unique_per_stack_lifetime(dev: StackRun) -> None:
+    """A deleted secret's name stays reserved for its recovery window: the suffix, generated once and
+    kept in state, gives destroy-then-deploy new names instead of a "scheduled for deletion" error."""
+    suffix = generated_hex("secrets-name-suffix", 4)
     assert sorted(s.inputs["name"] for s in dev.of_type(SECRET)) == sorted(
-        f"soc2kit/dev/{n}" for n in SECRET_NAMES
+        f"soc2kit/dev/{n}-{suffix}" for n in SECRET_NAMES
+    )
+    assert dev.one("random:index/randomId:RandomId", "secrets-name-suffix").inputs == {"byteLength": 4}
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_secret_states_why_it_is_exempt_from_rotation(dev: StackRun, name: str) -> None:
+    """FSBP SecretsManager.1: the policy pack accepts a non-empty RotationExempt reason."""
+    reason = secret(dev, name)["tags"]["RotationExempt"]
+    assert len(reason) >= 40
+    assert len(reason) <= 256
+    assert re.fullmatch(r"[\w\s+\-=.:/@]+", reason), (
+        "AWS tag values allow letters, digits, spaces and + - = . _ : / @"
     )
 
 
@@ -68,10 +100,57 @@ def test_configured_extra_readers_are_the_only_exception(dev_with_ssh: StackRun)
     statements = resource_policy(dev_with_ssh, "db_app_credentials")
     readers = statements["NobodyElseReads"]["Condition"]["StringNotLike"]["aws:PrincipalArn"]
     assert readers == [
-        "arn:aws:iam::111122223333:role/soc2kit-devssh-app-host",
-        "arn:aws:iam::111122223333:role/Auditor",
+        "arn:aws:iam::123456789012:role/soc2kit-devssh-app-host",
+        "arn:aws:iam::123456789012:role/Auditor",
         *DEPLOYER,
     ]
+
+
+OPERATOR = "arn:aws:iam::123456789012:role/Operator"
+
+
+def policies(run: StackRun) -> dict[str, str]:
+    """Every secret resource policy and key policy of the stack, by resource name."""
+    documents = {
+        p.name: p.inputs["policy"] for p in run.of_type("aws:secretsmanager/secretPolicy:SecretPolicy")
+    }
+    documents |= {k.name: k.inputs["policy"] for k in run.of_type("aws:kms/key:Key")}
+    return documents
+
+
+def test_ci_and_a_person_taking_turns_write_identical_policies() -> None:
+    """The policies name deployer_role_arn, never the caller: a run by CI and one by a person
+    (another role, allowed as a secret reader) must not rewrite each other out of the policies."""
+    config = stack_config("dev") | {"soc2kit:secret_reader_arns": f'["{OPERATOR}"]'}
+    ci = run_program(
+        config, stack="turns", caller_arn="arn:aws:sts::123456789012:assumed-role/soc2kit-deployer/ci"
+    )
+    person = run_program(
+        config, stack="turns", caller_arn="arn:aws:sts::123456789012:assumed-role/Operator/alice"
+    )
+    # 4 secret policies, 9 key policies (7 purposes, SSM transfer, evidence signing)
+    assert len(policies(ci)) == 4 + 9
+    assert policies(ci) == policies(person)
+    for document in policies(ci).values():
+        assert "Operator/alice" not in document
+        assert "/ci" not in document
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice",
+        "arn:aws:sts::999988887777:assumed-role/soc2kit-deployer/ci",
+        "arn:aws:iam::123456789012:user/alice",
+    ],
+)
+def test_a_caller_the_policies_would_lock_out_is_refused_before_any_resource(caller: str) -> None:
+    run = StackRun()
+    with pytest.raises(
+        ConfigError, match=rf"this run's AWS identity {re.escape(caller)} is not soc2kit:deployer_role_arn"
+    ):
+        run_program(stack_config("dev"), stack="stranger", run=run, caller_arn=caller)
+    assert run.resources == []
 
 
 @pytest.mark.parametrize("name", SECRET_NAMES)
@@ -104,7 +183,7 @@ def test_db_app_credentials_hold_the_app_login_and_the_database(dev: StackRun) -
     assert value == {
         "engine": "postgres",
         "host": dev.exports["db_endpoint"],
-        "port": 5432,
+        "port": 5433,
         "dbname": dev.exports["db_name"],
         "username": "app",
         "password": generated("secrets-db-app-password", 40).decode(),
@@ -117,28 +196,10 @@ def test_db_owner_credentials_hold_the_schema_owner_login_and_the_database(dev: 
     assert value == {
         "engine": "postgres",
         "host": dev.exports["db_endpoint"],
-        "port": 5432,
+        "port": 5433,
         "dbname": dev.exports["db_name"],
         "username": "app_owner",
         "password": generated("secrets-db-owner-password", 40).decode(),
     }
     assert value["password"] != json.loads(stored_value(dev, "db_app_credentials"))["password"]
     assert dev.exports["db_owner_username"] == "app_owner"
-
-
-def test_deployer_user_or_root_is_matched_exactly() -> None:
-    def ctx(caller: str) -> AwsContext:
-        return AwsContext(
-            account_id="111122223333",
-            partition="aws",
-            region="eu-west-1",
-            availability_zones=(),
-            caller_arn=caller,
-        )
-
-    user = "arn:aws:iam::111122223333:user/ci"
-    assert ctx(user).deployer_principal_patterns == (user,)
-    assert ctx("arn:aws-us-gov:sts::111122223333:assumed-role/Ops/s").deployer_principal_patterns == (
-        "arn:aws-us-gov:iam::111122223333:role/Ops",
-        "arn:aws-us-gov:iam::111122223333:role/*/Ops",
-    )

@@ -5,6 +5,7 @@ Bash in scripts/ is only glue; the logic lives here so that it is tested (tests/
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -29,6 +30,13 @@ class KitError(Exception):
         super().__init__(what)
         self.what = what
         self.fix = fix
+
+    def report(self, status: int = 2, label: str = "ERROR") -> int:
+        """Print what failed and how to fix it on stderr; return `status` (a command's exit code)."""
+        print(f"{label}: {self.what}", file=sys.stderr)
+        if self.fix:
+            print(f"How to fix: {self.fix}", file=sys.stderr)
+        return status
 
 
 def check_env(env: str) -> str:

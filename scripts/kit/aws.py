@@ -7,16 +7,18 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import ANSIBLE_DIR, PULUMI_DIR, REHEARSAL, ROOT, KitError
+from . import ANSIBLE_DIR, PULUMI_DIR, REHEARSAL, ROOT, WEB_SERVERS, KitError
 from .livecheck import live_check
-from .preflight import context, run_preflight
+from .preflight import context, profile_env, run_preflight, site_settings
 from .smoke import smoke_test
 from .stages import Pipeline, run
 
@@ -24,6 +26,11 @@ INVENTORY_SCRIPT = ANSIBLE_DIR / "inventory" / "pulumi_inventory.py"
 # Recorded outputs of the last `pulumi stack output` of a run (names and ARNs only, never secrets).
 STATE_DIR = ROOT / ".cache" / "deploy"
 DEFAULT_BATCHES: list[int | str] = [1, "50%"]
+# `pulumi up` and `pulumi preview` run the SOC2 policy pack: a mandatory violation stops them.
+POLICY_PACK_DIR = PULUMI_DIR / "policy"
+# Single host with HTTP-01: how long the deploy waits for the site's name to resolve to the host's EIP.
+DNS_WAIT_SECONDS = 900
+DNS_POLL_SECONDS = 15
 
 
 def inventory_dir(env: str) -> Path:
@@ -44,13 +51,15 @@ def load_inventory_module() -> ModuleType:
 
 
 def ansible_env(env: str) -> dict[str, str]:
-    """Environment of every Ansible run: the kit's ansible.cfg, and the outputs recorded for this ENV."""
+    """Environment of every Ansible run: the kit's ansible.cfg, the outputs recorded for this ENV, and the
+    stack's AWS profile (its secrets lookups and the SSM connection use the account Pulumi deployed to);
+    for the rehearsal, its podman connection and moto endpoint instead of a profile."""
     if env == REHEARSAL:
-        from . import rehearsal  # the rehearsal's podman connection and moto endpoint
+        from . import rehearsal
 
         extra = rehearsal.ansible_env_extras()
     else:
-        extra = {}
+        extra = profile_env(context(env))
     return {
         **extra,
         "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
@@ -121,8 +130,30 @@ def show_inventory(env: str, inventory: dict[str, Any] | None = None) -> None:
     )
 
 
-def playbook_command(env: str, web: str, playbook: str, environ: dict[str, str]) -> list[str]:
-    extra_vars: dict[str, Any] = {"web_server": web, "deploy_serial": rolling_batches(environ)}
+def resolve_web(env: str, given: str) -> str:
+    """The web server recorded for ENV in its site.yml; WEB= on the command line must agree with it, so a
+    re-deploy never switches an Apache environment to nginx (or back) by leaving WEB= out."""
+    settings = context(env)
+    recorded = site_settings(settings).get("web_server")
+    shown = settings.site_file.relative_to(settings.ansible_dir.parent)
+    if recorded not in WEB_SERVERS:
+        raise KitError(
+            f"{shown} records no web server for {env} (web_server: {recorded!r})",
+            f"set `web_server: nginx` or `web_server: apache` in {shown}",
+        )
+    if given and given != recorded:
+        raise KitError(
+            f"WEB={given} disagrees with the web server recorded for {env}: {recorded} "
+            f"(web_server in {shown})",
+            f"leave WEB= out to deploy {recorded}; to switch {env} to {given} on purpose, change web_server "
+            f"in {shown} and deploy again",
+        )
+    return str(recorded)
+
+
+def playbook_command(env: str, playbook: str, environ: dict[str, str]) -> list[str]:
+    # The web server is the inventory's web_server (site.yml), never an override: see resolve_web.
+    extra_vars: dict[str, Any] = {"deploy_serial": rolling_batches(environ)}
     if playbook == "rollback.yml" and environ.get("RELEASE"):
         extra_vars["django_app_rollback_to"] = environ["RELEASE"]
     return [
@@ -196,11 +227,91 @@ def verify(env: str, smoke: Callable[[], None] | None = None) -> None:
     smoke_test(public_hostname(env), 443)
 
 
+def pulumi_up_command(env: str, environ: dict[str, str]) -> list[str]:
+    auto_approve = ["--yes"] if environ.get("AUTO_APPROVE") == "1" else []
+    return ["pulumi", "up", "--stack", env, "--policy-pack", str(POLICY_PACK_DIR), *auto_approve]
+
+
+def pulumi_preview_command(env: str) -> list[str]:
+    return ["pulumi", "preview", "--stack", env, "--diff", "--policy-pack", str(POLICY_PACK_DIR)]
+
+
+def recorded_inventory(env: str) -> dict[str, Any]:
+    """The inventory of the outputs this run recorded (show_inventory wrote them)."""
+    outputs = json.loads(outputs_file(env).read_text(encoding="utf-8"))
+    return dict(load_inventory_module().build_inventory(outputs, env))
+
+
+def resolve_ipv4(name: str) -> set[str]:
+    """The IPv4 addresses `name` resolves to now (none while it does not resolve)."""
+    try:
+        return {
+            str(info[4][0]) for info in socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+        }
+    except (socket.gaierror, UnicodeError):
+        return set()
+
+
+def wait_for_dns(
+    env: str,
+    inventory: dict[str, Any],
+    *,
+    resolve: Callable[[str], set[str]] = resolve_ipv4,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout: float = DNS_WAIT_SECONDS,
+    poll: float = DNS_POLL_SECONDS,
+    out: Any = None,
+) -> None:
+    """One host answers Let's Encrypt's HTTP-01 challenge itself, at the site's name: on the first deploy
+    that name cannot point at the Elastic IP `pulumi up` has only just created. Waits (bounded) until it
+    does; several hosts use DNS-01 and need no wait."""
+    out = out or sys.stderr
+    group = inventory["app_hosts"]
+    if int(group["vars"]["soc2kit_host_count"]) != 1:
+        return
+    host = inventory["_meta"]["hostvars"][group["hosts"][0]]
+    address = host.get("soc2kit_public_ip")
+    names = site_settings(context(env)).get("soc2kit_public_hostnames") or []
+    if not address or not names:
+        raise KitError(
+            "cannot wait for DNS: the single host has no public IP (app_host_public_ips) or "
+            "soc2kit_public_hostnames is empty",
+            f"check the stack outputs and ansible/inventories/{env}/group_vars/app_hosts/site.yml",
+        )
+    name = str(names[0])
+    deadline = clock() + timeout
+    seen = resolve(name)
+    if address in seen:
+        return
+    print(
+        f"DNS: waiting up to {timeout / 60:.0f} min for {name} to resolve to {address}, the host's "
+        "Elastic IP (certbot's HTTP-01 challenge reaches the host by that name). "
+        "Create or update its A record now.",
+        file=out,
+        flush=True,
+    )
+    while clock() < deadline:
+        sleep(poll)
+        seen = resolve(name)
+        if address in seen:
+            print(f"DNS: {name} resolves to {address}", file=out, flush=True)
+            return
+        print(f"DNS: {name} resolves to {', '.join(sorted(seen)) or 'nothing'} so far", file=out, flush=True)
+    raise KitError(
+        f"{name} did not resolve to {address} (the host's Elastic IP) within {timeout / 60:.0f} min "
+        f"(it resolves to {', '.join(sorted(seen)) or 'nothing'})",
+        f"point an A record for {name} at {address} in your DNS, wait for it to propagate (a resolver may "
+        f"cache the old answer for its TTL), and run `make deploy ENV={env}` again: pulumi up will have "
+        "nothing to change",
+    )
+
+
 def deploy(env: str, web: str, environ: dict[str, str]) -> Pipeline:
     rolling_batches(environ)  # a bad DEPLOY_SERIAL fails here, before anything runs
     pipeline = Pipeline(f"make deploy ENV={env} WEB={web}")
     pipeline.add("preflight", lambda: run_preflight(context(env), action="deploy"))
-    up = ["pulumi", "up", "--stack", env] + (["--yes"] if environ.get("AUTO_APPROVE") == "1" else [])
+    up = pulumi_up_command(env, environ)
     pipeline.add(
         "pulumi up",
         lambda: run(
@@ -211,10 +322,11 @@ def deploy(env: str, web: str, environ: dict[str, str]) -> Pipeline:
         ),
     )
     pipeline.add("inventory from stack outputs", lambda: show_inventory(env))
+    pipeline.add("DNS of the site (one host, HTTP-01)", lambda: wait_for_dns(env, recorded_inventory(env)))
     pipeline.add(
         "ansible-playbook site.yml (rolling)",
         lambda: run(
-            playbook_command(env, web, "site.yml", environ),
+            playbook_command(env, "site.yml", environ),
             what="ansible-playbook site.yml",
             fix="the failed task is named above; hosts of later batches were not touched. "
             f"Fix and re-run, or `make rollback ENV={env}`",
@@ -231,7 +343,7 @@ def plan(env: str) -> Pipeline:
     pipeline.add(
         "pulumi preview",
         lambda: run(
-            ["pulumi", "preview", "--stack", env, "--diff"],
+            pulumi_preview_command(env),
             what="pulumi preview",
             fix="read Pulumi's error above",
             cwd=PULUMI_DIR,
@@ -262,14 +374,14 @@ def destroy(env: str, environ: dict[str, str]) -> Pipeline:
     return pipeline
 
 
-def rollback(env: str, web: str, environ: dict[str, str]) -> Pipeline:
+def rollback(env: str, environ: dict[str, str]) -> Pipeline:
     pipeline = Pipeline(f"make rollback ENV={env}")
     pipeline.add("preflight", lambda: run_preflight(context(env), action="rollback"))
     pipeline.add("inventory from stack outputs", lambda: show_inventory(env))
     pipeline.add(
         "ansible-playbook rollback.yml",
         lambda: run(
-            playbook_command(env, web, "rollback.yml", environ),
+            playbook_command(env, "rollback.yml", environ),
             what="ansible-playbook rollback.yml",
             fix="RELEASE=<name> picks a release under releases/; see the task error above",
             env=ansible_env(env),

@@ -287,10 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(check_env(args.env), check_web(args.web), dict(os.environ))
     except KitError as error:
-        print(f"ERROR: {error.what}", file=sys.stderr)
-        if error.fix:
-            print(f"How to fix: {error.fix}", file=sys.stderr)
-        return 2
+        return error.report()
 
 
 if __name__ == "__main__":

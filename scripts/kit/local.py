@@ -101,6 +101,18 @@ def molecule_env() -> dict[str, str]:
     }
 
 
+def container_running(container: str) -> bool:
+    """Whether podman runs `container` now (with the kit's containers.conf)."""
+    done = subprocess.run(  # noqa: S603
+        [podman(), "inspect", "--format", "{{.State.Running}}", container],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **molecule_env()},
+    )
+    return done.stdout.strip() == "true"
+
+
 def check_local_tools() -> None:
     missing = [
         tool for tool in ("podman", "runc", "molecule", "ansible-playbook") if shutil.which(tool) is None

@@ -6,13 +6,17 @@ checks run (a user fixes everything in one go); preflight fails if any of them f
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
+import ssl
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,12 +24,19 @@ from typing import Any
 
 import yaml
 
-from . import ANSIBLE_DIR, PULUMI_DIR, KitError
+from . import ANSIBLE_DIR, PULUMI_DIR, ROOT, WEB_SERVERS, KitError
 
 # The account id only serves to default key_admin_arns while validating when STS failed; that
 # failure already fails preflight, so the placeholder never reaches Pulumi.
 _PLACEHOLDER_ACCOUNT = "000000000000"
 _PLACEHOLDER_NAMES = ("example.com", "example.org", "example.net", "changeme")
+# Amazon's RDS CA bundle: where the AWS inventory takes it from (postgresql_tls_ca_src), where it is
+# fetched from, and the file holding its pinned SHA-256 (a reviewed commit changes the pin).
+RDS_CA_BUNDLE = ROOT / ".cache" / "rds" / "global-bundle.pem"
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_PIN_FILE = Path(__file__).resolve().parent / "rds-ca-bundle.sha256"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_FETCH_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class Context:
     environ: Mapping[str, str]
     pulumi_dir: Path = PULUMI_DIR
     ansible_dir: Path = ANSIBLE_DIR
+    rds_ca_bundle: Path = RDS_CA_BUNDLE
+    rds_ca_pin_file: Path = RDS_CA_BUNDLE_PIN_FILE
 
     @property
     def path(self) -> str:
@@ -51,7 +64,29 @@ class Context:
 
     @property
     def profile(self) -> str | None:
-        return self.environ.get("AWS_PROFILE") or stack_file_config(self).get("aws:profile") or None
+        """The AWS profile of this stack: Pulumi's `aws:profile` wins over AWS_PROFILE (as in Pulumi)."""
+        return (
+            str(stack_file_config(self).get("aws:profile") or "") or self.environ.get("AWS_PROFILE") or None
+        )
+
+    @property
+    def site_file(self) -> Path:
+        return self.ansible_dir / "inventories" / self.env / "group_vars" / "app_hosts" / "site.yml"
+
+
+def profile_env(ctx: Context) -> dict[str, str]:
+    """AWS_PROFILE for every child process and boto3 call of the kit: the stack's profile, so Ansible,
+    its SSM connection and the kit reach the account Pulumi deploys to."""
+    return {"AWS_PROFILE": ctx.profile} if ctx.profile else {}
+
+
+def export_stack_profile(ctx: Context, environ: MutableMapping[str, str]) -> None:
+    """Puts the stack's profile into `environ` (the kit's own os.environ), after refusing a conflicting
+    AWS_PROFILE, which this would otherwise hide from preflight."""
+    problem = check_profile_agrees(ctx)
+    if problem is not None:
+        raise KitError(f"[{problem.check}] {problem.what}", problem.fix)
+    environ.update(profile_env(ctx))
 
 
 def which(ctx: Context, tool: str) -> str | None:
@@ -81,26 +116,205 @@ def check_pulumi_cli(ctx: Context) -> Problem | None:
     )
 
 
-def check_pulumi_login(ctx: Context) -> Problem | None:
+def pulumi_backend(ctx: Context) -> tuple[str | None, Problem | None]:
+    """The URL of the state backend Pulumi is logged in to (`pulumi whoami --verbose`), or the problem."""
     pulumi = which(ctx, "pulumi")
     if pulumi is None:
-        return None  # reported by check_pulumi_cli
+        return None, None  # reported by check_pulumi_cli
     result = subprocess.run(  # noqa: S603
-        [pulumi, "whoami", "--non-interactive"],
+        [pulumi, "whoami", "--verbose", "--non-interactive"],
         cwd=ctx.pulumi_dir,
         env=dict(ctx.environ),
         capture_output=True,
         text=True,
         check=False,
     )
-    if result.returncode == 0:
-        return None
-    return Problem(
-        "pulumi backend",
-        f"`pulumi whoami` failed: {result.stderr.strip() or result.stdout.strip()}",
-        "log in to the backend that holds the stack state: `pulumi login` (Pulumi Cloud), "
-        "`pulumi login s3://<bucket>` (self-managed, encrypted bucket) or `pulumi login --local`",
+    if result.returncode != 0:
+        return None, Problem(
+            "pulumi backend",
+            f"`pulumi whoami` failed: {result.stderr.strip() or result.stdout.strip()}",
+            "log in to the backend that holds the stack state: `pulumi login` (Pulumi Cloud), "
+            "`pulumi login s3://<bucket>` (self-managed, encrypted bucket) or `pulumi login --local`",
+        )
+    match = re.search(r"^Backend URL:\s*(\S+)", result.stdout, re.MULTILINE)
+    return (match.group(1) if match else None), None
+
+
+def is_self_managed(backend_url: str) -> bool:
+    """file://, s3://, azblob://, gs://, postgres:// ... : state Pulumi Cloud does not encrypt for us."""
+    return not backend_url.startswith(("https://", "http://"))
+
+
+def check_stack_exists(ctx: Context, backend_url: str | None) -> Problem | None:
+    """`pulumi stack ls` of this project in the logged-in backend lists the stack `make` was asked for."""
+    pulumi = which(ctx, "pulumi")
+    if pulumi is None:
+        return None  # reported by check_pulumi_cli
+    result = subprocess.run(  # noqa: S603
+        [pulumi, "stack", "ls", "--json", "--non-interactive"],
+        cwd=ctx.pulumi_dir,
+        env=dict(ctx.environ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    try:
+        stacks = json.loads(result.stdout) if result.returncode == 0 else None
+        # Pulumi Cloud may print org/project/stack; a self-managed backend the bare name.
+        names = (
+            {str(stack["name"]).rsplit("/", 1)[-1] for stack in stacks} if isinstance(stacks, list) else None
+        )
+    except (json.JSONDecodeError, KeyError, TypeError):
+        names = None
+    if names is None:
+        return Problem(
+            "pulumi stack",
+            f"`pulumi stack ls --json` failed (status {result.returncode}): "
+            f"{result.stderr.strip() or result.stdout.strip()[:200]}",
+            "check the backend login (`pulumi whoami --verbose`) and run the same command again",
+        )
+    if ctx.env in names:
+        return None
+    backend = f"backend {backend_url}" if backend_url else "the logged-in backend"
+    secrets = (
+        " --secrets-provider awskms://alias/<your key>?region=<region>"
+        if backend_url and is_self_managed(backend_url)
+        else ""
+    )
+    return Problem(
+        "pulumi stack",
+        f"stack {ctx.env!r} does not exist in {backend} (it has: {', '.join(sorted(names)) or 'none'})",
+        f"create it once: `cd pulumi && pulumi stack init {ctx.env}{secrets}` (it keeps "
+        f"Pulumi.{ctx.env}.yaml), or `pulumi login` to the backend that holds it",
+    )
+
+
+def _passphrase_available(environ: Mapping[str, str]) -> bool:
+    if environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        return True
+    path = environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    try:
+        return bool(path) and Path(str(path)).read_text(encoding="utf-8").strip() != ""
+    except OSError:
+        return False
+
+
+def check_passphrase(ctx: Context, backend_url: str | None) -> Problem | None:
+    """A stack whose secrets provider is a passphrase needs it in the environment: `pulumi up --yes`
+    (AUTO_APPROVE=1), `pulumi stack output` and the inventory run without a terminal to ask on.
+
+    The passphrase provider is what the stack file says (an `encryptionsalt`), or what a stack on a
+    self-managed backend gets when no other provider is named.
+    """
+    stack_file = ctx.pulumi_dir / f"Pulumi.{ctx.env}.yaml"
+    try:
+        data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    provider = str(data.get("secretsprovider") or "passphrase")
+    self_managed = backend_url is not None and is_self_managed(backend_url)
+    if not ("encryptionsalt" in data or (self_managed and provider == "passphrase")):
+        return None
+    if _passphrase_available(ctx.environ):
+        return None
+    where = f"the self-managed backend {backend_url}" if self_managed else f"Pulumi.{ctx.env}.yaml"
+    return Problem(
+        "pulumi passphrase",
+        f"stack {ctx.env!r} encrypts its secrets with a passphrase ({where}), and neither "
+        "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE (a readable, non-empty file) is set; "
+        "`make` runs Pulumi without a prompt (AUTO_APPROVE=1 too)",
+        "export PULUMI_CONFIG_PASSPHRASE_FILE=<file readable only by you, from your password manager>, "
+        f"or move the stack to a KMS key: `pulumi stack change-secrets-provider --stack {ctx.env} "
+        "awskms://alias/<your key>?region=<region>`",
+    )
+
+
+def check_profile_agrees(ctx: Context) -> Problem | None:
+    stack_profile = str(stack_file_config(ctx).get("aws:profile") or "")
+    given = ctx.environ.get("AWS_PROFILE", "")
+    if stack_profile and given and stack_profile != given:
+        return Problem(
+            "AWS profile",
+            f"AWS_PROFILE={given!r}, but Pulumi.{ctx.env}.yaml sets aws:profile {stack_profile!r}, which "
+            "Pulumi uses (and so Ansible and the kit, to reach the same account)",
+            f"unset AWS_PROFILE, or change the stack's profile: `pulumi config set --stack {ctx.env} "
+            "aws:profile NAME`",
+        )
+    return None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pinned_rds_ca_sha256(pin_file: Path) -> str | None:
+    """The pinned digest: the first line of the pin file that is not a comment (None when there is none)."""
+    try:
+        lines = pin_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        token = line.split("#", 1)[0].strip().lower()
+        if token:
+            return token if _SHA256_HEX.match(token) else None
+    return None
+
+
+def fetch_url(url: str) -> bytes:
+    """HTTPS GET with certificate verification (the system CA store)."""
+    context = ssl.create_default_context()
+    with urllib.request.urlopen(url, timeout=_FETCH_TIMEOUT_SECONDS, context=context) as response:  # noqa: S310
+        return bytes(response.read())
+
+
+def check_rds_ca_bundle(
+    ctx: Context, fetch: Callable[[str], bytes] = fetch_url, out: Any = None
+) -> Problem | None:
+    """The RDS CA bundle the hosts verify the database with: present, or fetched and checked against the
+    pinned SHA-256 before it is written (a mismatch writes nothing)."""
+    bundle = ctx.rds_ca_bundle
+    shown = bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle
+    manual = (
+        f"mkdir -p {shown.parent} && curl -fsSL -o {shown} {RDS_CA_BUNDLE_URL}, "
+        'check it (roles/postgresql/README.md, "RDS CA bundle") and run the same command again'
+    )
+    if bundle.is_file():
+        if b"-----BEGIN CERTIFICATE-----" in bundle.read_bytes():
+            return None
+        return Problem(
+            "RDS CA bundle", f"{shown} holds no PEM certificate", f"delete it and run again, or {manual}"
+        )
+    pinned = pinned_rds_ca_sha256(ctx.rds_ca_pin_file)
+    pin_shown = ctx.rds_ca_pin_file.name
+    if pinned is None:
+        return Problem(
+            "RDS CA bundle",
+            f"{shown} is missing, and scripts/kit/{pin_shown} holds no SHA-256 to check a download against",
+            f"{manual}; then record its `sha256sum` in scripts/kit/{pin_shown} in a reviewed commit",
+        )
+    try:
+        data = fetch(RDS_CA_BUNDLE_URL)
+    except OSError as error:
+        return Problem(
+            "RDS CA bundle", f"{shown} is missing and fetching {RDS_CA_BUNDLE_URL} failed: {error}", manual
+        )
+    digest = sha256_hex(data)
+    if digest != pinned:
+        return Problem(
+            "RDS CA bundle",
+            f"the bundle downloaded from {RDS_CA_BUNDLE_URL} has SHA-256 {digest}, not the pinned {pinned} "
+            f"(scripts/kit/{pin_shown}); nothing was written",
+            "Amazon adds CAs to the bundle over time: check the new one (certificate count and subjects, "
+            "roles/postgresql/README.md) and update the pin in a reviewed commit; "
+            "or a proxy altered the download: fetch it from another network",
+        )
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    partial = bundle.with_suffix(".pem.partial")
+    partial.write_bytes(data)
+    partial.replace(bundle)
+    print(f"preflight: fetched {shown} (SHA-256 matches the pin)", file=out or sys.stderr)
+    return None
 
 
 def check_ansible(ctx: Context) -> Problem | None:
@@ -279,16 +493,26 @@ def check_stack_config(ctx: Context, account_id: str | None) -> Problem | None:
     return None
 
 
-def check_site_settings(ctx: Context) -> Problem | None:
-    """The public names and certificate contact are set for this ENV (certbot and the smoke test use them)."""
-    path = ctx.ansible_dir / "inventories" / ctx.env / "group_vars" / "app_hosts" / "site.yml"
-    fix = (
-        f"edit {path.relative_to(ctx.ansible_dir.parent)}: soc2kit_public_hostnames and soc2kit_contact_email"
-    )
+def site_settings(ctx: Context) -> dict[str, Any]:
+    """ansible/inventories/<ENV>/group_vars/app_hosts/site.yml, the choices only the user can make."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(ctx.site_file.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
-        return Problem("site settings", f"cannot read {path}: {error}", fix)
+        raise KitError(
+            f"cannot read {ctx.site_file}: {error}", f"restore it from git: git checkout -- {ctx.site_file}"
+        ) from error
+    if not isinstance(data, dict):
+        raise KitError(f"{ctx.site_file} is not a YAML map of settings", "restore it from git")
+    return data
+
+
+def check_site_settings(ctx: Context) -> Problem | None:
+    """The public names, certificate contact, web server and HSTS preload decision are set for this ENV."""
+    shown = ctx.site_file.relative_to(ctx.ansible_dir.parent)
+    try:
+        data = site_settings(ctx)
+    except KitError as error:
+        return Problem("site settings", error.what, error.fix)
     names = data.get("soc2kit_public_hostnames")
     email = data.get("soc2kit_contact_email")
     problems = []
@@ -302,6 +526,14 @@ def check_site_settings(ctx: Context) -> Problem | None:
         problems.append(
             "soc2kit_contact_email must be a real address for the certificate authority's notices"
         )
+    if data.get("web_server") not in WEB_SERVERS:
+        problems.append(f"web_server must be one of {', '.join(WEB_SERVERS)} (this environment's web server)")
+    if not isinstance(data.get("soc2kit_hsts_preload"), bool):
+        problems.append(
+            "soc2kit_hsts_preload must be true or false: your decision on HSTS preloading "
+            "(see the comment in the file; hard to undo once browsers ship it)"
+        )
+    fix = f"edit {shown}: " + ", ".join(p.split(" ", 1)[0] for p in problems)
     return Problem("site settings", "; ".join(problems), fix) if problems else None
 
 
@@ -321,6 +553,7 @@ def run_preflight(
     action: str,
     interactive: bool | None = None,
     session_factory: Callable[..., Any] | None = None,
+    fetch: Callable[[str], bytes] | None = None,
     out: Any = None,
 ) -> str | None:
     """Runs the checks `action` needs; returns the AWS account id, or raises KitError listing all problems."""
@@ -334,9 +567,15 @@ def run_preflight(
         problems.append(check_site_settings(ctx))
     account_id, credentials_problem = aws_caller_identity(ctx, session_factory)
     problems.append(credentials_problem)
+    problems.append(check_profile_agrees(ctx))
     if action in ("deploy", "plan"):
         problems.append(check_stack_config(ctx, account_id))
-    problems.append(check_pulumi_login(ctx))
+    if action == "deploy":
+        problems.append(check_rds_ca_bundle(ctx, fetch or fetch_url, out))
+    backend_url, login_problem = pulumi_backend(ctx)
+    problems.append(login_problem)
+    if login_problem is None:
+        problems += [check_stack_exists(ctx, backend_url), check_passphrase(ctx, backend_url)]
     if action in ("deploy", "destroy"):
         problems.append(check_confirmation_possible(ctx, interactive))
     found = [p for p in problems if p is not None]

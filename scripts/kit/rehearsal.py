@@ -284,6 +284,13 @@ def ansible_env_extras() -> dict[str, str]:
     return {**podman_env(), **aws_env(), "KIT_CONNECTION": "podman"}
 
 
+def playbook_command(web: str, playbook: str, environ: dict[str, str]) -> list[str]:
+    """prod's ansible-playbook command; the web server is WEB= (nginx by default), not recorded."""
+    from . import aws
+
+    return [*aws.playbook_command(ENV, playbook, environ), "-e", json.dumps({"web_server": web})]
+
+
 def check_tools() -> None:
     """The rehearsal's preflight: what the AWS preflight checks on the controller, for local stand-ins."""
     from .local import check_local_tools
@@ -347,7 +354,7 @@ def deploy(web: str, environ: dict[str, str]) -> Pipeline:
         from .local import changes_in_recap
 
         output = run(
-            aws.playbook_command(ENV, web, "site.yml", environ),
+            playbook_command(web, "site.yml", environ),
             what="ansible-playbook site.yml",
             fix="the failed task is named above; hosts of later batches were not touched. "
             f"Fix and re-run, or `make rollback ENV={ENV}`",
@@ -378,7 +385,7 @@ def rollback(web: str, environ: dict[str, str]) -> Pipeline:
     pipeline.add(
         "ansible-playbook rollback.yml",
         lambda: run(
-            aws.playbook_command(ENV, web, "rollback.yml", environ),
+            playbook_command(web, "rollback.yml", environ),
             what="ansible-playbook rollback.yml",
             fix="RELEASE=<name> picks a release under releases/; see the task error above",
             env=aws.ansible_env(ENV),

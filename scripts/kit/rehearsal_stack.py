@@ -114,24 +114,12 @@ def _mocked_run(addresses: Addresses) -> MockedStack:
                 outputs["hex"] = raw.hex()
             return resource_id, outputs
 
-    run = harness.StackRun()
-    harness.pulumi.runtime.set_all_config(harness.stack_config(CONFIG_STACK))
-    harness.pulumi.runtime.set_mocks(RehearsalMocks(run), project="soc2kit", stack=STACK, preview=False)
-    exported: dict[str, Any] = {}
+    from unittest import mock
 
-    def program() -> None:
-        import runpy
-        from unittest import mock
-
-        with mock.patch.object(harness.pulumi, "export", side_effect=exported.__setitem__):
-            runpy.run_path(str(harness.PROGRAM_DIR / "__main__.py"), run_name="__main__")
-
-    harness._sync_await(harness.run_pulumi_func(program))
-
-    async def resolve() -> Any:
-        return await harness.pulumi.Output.from_input(exported).future()
-
-    outputs = json.loads(json.dumps(harness._sync_await(resolve())))
+    # The harness's own run_program, with the mocks above in place of its RecordingMocks.
+    with mock.patch.object(harness, "RecordingMocks", RehearsalMocks):
+        run = harness.run_program(harness.stack_config(CONFIG_STACK), stack=STACK)
+    outputs = json.loads(json.dumps(run.exports))
     names = {r.id: r.inputs["name"] for r in run.of_type("aws:secretsmanager/secret:Secret")}
     secret_values = {
         names[r.inputs["secretId"]]: _unwrap_secret(r.inputs["secretString"])

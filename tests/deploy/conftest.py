@@ -17,9 +17,21 @@ VENV_BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 RECORDER = """#!/bin/sh
-# Fake {name}: records its arguments; FAKE_{var} sets its exit status, FAKE_{var}_OUT a file it prints.
+# Fake {name}: records its arguments; FAKE_{var} sets its exit status. It prints the file named by
+# FAKE_{var}_OUT_<first two words of its arguments> (e.g. FAKE_PULUMI_OUT_stack_ls), else by FAKE_{var}_OUT.
+# Shell built-ins only: the tests' PATH may hold nothing else.
 printf '%s %s\\n' "{name}" "$*" >> "{log}"
-if [ -n "${{FAKE_{var}_OUT:-}}" ]; then cat "$FAKE_{var}_OUT"; fi
+key=""
+for arg in "$@"; do
+  case "$arg" in -*) continue ;; esac
+  key="$key${{key:+_}}$arg"
+  case "$key" in *_*) break ;; esac
+done
+case "$key" in *[!A-Za-z0-9_]*) key=none ;; esac
+eval "out=\\${{FAKE_{var}_OUT_$key:-\\${{FAKE_{var}_OUT:-}}}}"
+if [ -n "$out" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done < "$out"
+fi
 exit "${{FAKE_{var}:-0}}"
 """
 
@@ -38,6 +50,22 @@ def load_inventory_script() -> ModuleType:
 @pytest.fixture
 def inventory_script() -> ModuleType:
     return load_inventory_script()
+
+
+# What a user writes over the shipped prod stack file's placeholder (checklist: "DNS zone").
+USERS_ZONE_ID = "Z0123456789ABCDEFGHIJ"
+
+
+def filled_in_pulumi_dir(tmp_path: Path, env: str = "prod") -> Path:
+    """pulumi/ with the real validator and the shipped stack file of `env`, its placeholder Route53 zone id
+    replaced by a real-looking one, as a user does before the first deploy."""
+    directory = tmp_path / "pulumi-filled-in"
+    directory.mkdir()
+    for name in ("config.py", "Pulumi.yaml"):
+        (directory / name).write_text((ROOT / "pulumi" / name).read_text())
+    stack = (ROOT / "pulumi" / f"Pulumi.{env}.yaml").read_text()
+    (directory / f"Pulumi.{env}.yaml").write_text(stack.replace("Z0000000000000EXAMPLE", USERS_ZONE_ID))
+    return directory
 
 
 class FakeBin:

@@ -161,8 +161,12 @@ def read_settings(env: dict[str, str]) -> dict:
 
 
 def value(declared: dict, key: str) -> str:
-    """The value Pulumi stores in the secret whose output key is `key` (django_secret_key, ...)."""
-    return declared["values"][f"soc2kit/{STACK}/{key}"]
+    """The value Pulumi stores in the secret whose output key is `key` (django_secret_key, ...).
+
+    Secret names end in a suffix generated per stack (destroy-then-deploy must not reuse a name).
+    """
+    (name,) = [name for name in declared["values"] if name.startswith(f"soc2kit/{STACK}/{key}-")]
+    return declared["values"][name]
 
 
 def test_inventory_maps_every_stack_secret_to_an_app_secret_name(deployed: dict) -> None:

@@ -13,7 +13,7 @@ from kit import aws
 from kit.preflight import Context
 from moto import mock_aws
 
-from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, no_credentials_env
+from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, filled_in_pulumi_dir, no_credentials_env
 
 CHANGING = ("pulumi up", "pulumi destroy", "pulumi preview", "ansible-playbook", "molecule")
 
@@ -88,10 +88,11 @@ def test_confirmed_destroy_of_prod_still_passes_preflight_first(tmp_path: Path, 
 @pytest.mark.parametrize(
     ("target", "line"),
     [
-        ("plan", 'scripts/kit.sh plan "staging" "nginx"'),
-        ("destroy", 'scripts/kit.sh destroy "staging" "nginx"'),
-        ("rollback", 'scripts/kit.sh rollback "staging" "nginx"'),
-        ("deploy", 'scripts/deploy.sh "staging" "nginx"'),
+        ("plan", 'scripts/kit.sh plan "staging" ""'),
+        ("destroy", 'scripts/kit.sh destroy "staging" ""'),
+        ("rollback", 'scripts/kit.sh rollback "staging" ""'),
+        ("deploy", 'scripts/deploy.sh "staging" ""'),
+        ("ami", 'scripts/kit.sh ami "staging"'),
     ],
 )
 def test_make_targets_are_thin_calls(target: str, line: str) -> None:
@@ -123,63 +124,124 @@ def test_rolling_batches_default_to_one_host_first() -> None:
     assert aws.rolling_batches({"DEPLOY_SERIAL": "2, 100%"}) == [2, "100%"]
 
 
-def test_aws_deploy_runs_the_stages_in_order_and_stops_at_the_first_failure(
-    tmp_path: Path,
-    tools: FakeBin,
-    fake_aws_credentials: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def aws_deploy(
+    tmp_path: Path, tools: FakeBin, fake_aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> FakeBin:
     """Real preflight (moto for STS), real inventory and ansible-inventory; pulumi, ansible-playbook and
-    pytest are recorders, and the verification fails, so the run must stop there naming it."""
+    pytest are recorders. The prod site settings record WEB=apache and decline HSTS preload."""
     tools.add("pulumi", "session-manager-plugin", "pytest")
     ansible_dir = tmp_path / "ansible"
     site = ansible_dir / "inventories" / "prod" / "group_vars" / "app_hosts"
     site.mkdir(parents=True)
     (site / "site.yml").write_text(
         "soc2kit_public_hostnames: [app.acme-corp.io]\nsoc2kit_contact_email: sec@acme-corp.io\n"
+        "web_server: apache\nsoc2kit_hsts_preload: false\n"
     )
     for name in ("requirements.yml", "ansible.cfg"):
         (ansible_dir / name).write_text((ROOT / "ansible" / name).read_text())
+    bundle = tmp_path / "global-bundle.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    pulumi_dir = filled_in_pulumi_dir(tmp_path)
     monkeypatch.setattr(
         "kit.aws.context",
-        lambda env: Context(env=env, environ=dict(__import__("os").environ), ansible_dir=ansible_dir),
+        lambda env: Context(
+            env=env,
+            environ=dict(__import__("os").environ),
+            ansible_dir=ansible_dir,
+            pulumi_dir=pulumi_dir,
+            rds_ca_bundle=bundle,
+        ),
     )
     monkeypatch.setattr(aws, "STATE_DIR", tmp_path / "state")
     monkeypatch.setenv("PATH", f"{tools.directory}:{VENV_BIN}:/usr/bin:/bin")
     monkeypatch.setenv("AUTO_APPROVE", "1")
-    monkeypatch.setenv("FAKE_PULUMI_OUT", str(FIXTURES / "outputs-good-two-hosts-ssm.json"))
+    monkeypatch.setenv("FAKE_PULUMI_OUT_whoami", str(FIXTURES / "pulumi-whoami-cloud.txt"))
+    monkeypatch.setenv("FAKE_PULUMI_OUT_stack_ls", str(FIXTURES / "pulumi-stack-ls.json"))
+    monkeypatch.setenv("FAKE_PULUMI_OUT_stack_output", str(FIXTURES / "outputs-good-two-hosts-ssm.json"))
     monkeypatch.setenv("FAKE_PYTEST", "1")
     monkeypatch.delenv("DEPLOY_SERIAL", raising=False)
+    return tools
 
+
+def test_aws_deploy_runs_the_stages_in_order_and_stops_at_the_first_failure(
+    tmp_path: Path, aws_deploy: FakeBin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verification fails, so the run must stop there naming it."""
     with mock_aws():
-        status = cli.main(["deploy", "prod", "apache"])
+        status = cli.main(["deploy", "prod"])
 
     stderr = capsys.readouterr().err
     assert status == 1
-    calls = tools.calls()
-    assert calls[0] == "pulumi whoami --non-interactive"
-    assert calls[1] == "pulumi up --stack prod --yes"
-    assert calls[2] == "pulumi stack output --json --show-secrets=false --stack prod"
-    playbook = calls[3].split(" ")
+    calls = aws_deploy.calls()
+    assert calls[0] == "pulumi whoami --verbose --non-interactive"
+    assert calls[1] == "pulumi stack ls --json --non-interactive"
+    assert calls[2] == f"pulumi up --stack prod --policy-pack {ROOT / 'pulumi/policy'} --yes"
+    assert calls[3] == "pulumi stack output --json --show-secrets=false --stack prod"
+    playbook = calls[4].split(" ")
     assert playbook[:4] == [
         "ansible-playbook",
         "-i",
         str(ROOT / "ansible/inventories/prod"),
         str(ROOT / "ansible/site.yml"),
     ]
-    assert json.loads(calls[3].split(" -e ", 1)[1]) == {"web_server": "apache", "deploy_serial": [1, "50%"]}
-    assert calls[4].startswith(f"pytest {ROOT / 'molecule/tests'} --hosts=ansible://app_hosts")
-    assert calls[4].endswith("-m not disruptive")  # a live check never runs the disruptive tests
-    assert f"--ansible-inventory={ROOT / 'ansible/inventories/prod'}" in calls[4]
-    assert len(calls) == 5
+    # The web server is the inventory's (site.yml), not an override on the command line.
+    assert json.loads(calls[4].split(" -e ", 1)[1]) == {"deploy_serial": [1, "50%"]}
+    assert calls[5].startswith(f"pytest {ROOT / 'molecule/tests'} --hosts=ansible://app_hosts")
+    assert calls[5].endswith("-m not disruptive")  # a live check never runs the disruptive tests
+    assert f"--ansible-inventory={ROOT / 'ansible/inventories/prod'}" in calls[5]
+    assert len(calls) == 6
+    assert "make deploy ENV=prod WEB=apache" in stderr
     assert "inventory: 2 app host(s) via ssm: soc2kit-prod-app-1, soc2kit-prod-app-2" in stderr
-    for number, stage in enumerate(("preflight", "pulumi up", "inventory from stack outputs"), start=1):
-        assert f"[{number}/5] {stage}: done in" in stderr
-    assert "[5/5] verify (testinfra + HTTPS smoke test): FAILED" in stderr
+    for number, stage in enumerate(
+        ("preflight", "pulumi up", "inventory from stack outputs", "DNS of the site (one host, HTTP-01)"),
+        start=1,
+    ):
+        assert f"[{number}/6] {stage}: done in" in stderr
+    assert "DNS: waiting" not in stderr  # two hosts: certbot uses DNS-01
+    assert "[6/6] verify (testinfra + HTTPS smoke test): FAILED" in stderr
     assert "ERROR: testinfra verification of the deployed hosts failed" in stderr
     recorded = tmp_path / "state" / "prod" / "stack-outputs.json"
     assert recorded.stat().st_mode & 0o777 == 0o600
+
+
+def test_web_that_disagrees_with_the_recorded_choice_is_refused_before_anything_runs(
+    aws_deploy: FakeBin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["deploy", "prod", "nginx"]) == 2
+    stderr = capsys.readouterr().err
+    assert "WEB=nginx disagrees with the web server recorded for prod: apache" in stderr
+    assert "ansible/inventories/prod/group_vars/app_hosts/site.yml" in stderr
+    assert "leave WEB= out to deploy apache" in stderr
+    assert aws_deploy.calls() == []
+
+
+def test_web_that_agrees_with_the_recorded_choice_is_accepted(aws_deploy: FakeBin) -> None:
+    assert aws.resolve_web("prod", "apache") == "apache"
+    assert aws.resolve_web("prod", "") == "apache"
+    assert cli.build("rollback", "prod", "apache", {}).title == "make rollback ENV=prod"
+
+
+def test_plan_and_deploy_run_pulumi_with_the_policy_pack() -> None:
+    pack = str(ROOT / "pulumi" / "policy")
+    assert (ROOT / "pulumi" / "policy" / "PulumiPolicy.yaml").is_file()
+    assert aws.pulumi_up_command("prod", {}) == ["pulumi", "up", "--stack", "prod", "--policy-pack", pack]
+    assert aws.pulumi_up_command("dev", {"AUTO_APPROVE": "1"}) == [
+        "pulumi", "up", "--stack", "dev", "--policy-pack", pack, "--yes",
+    ]  # fmt: skip
+    assert aws.pulumi_preview_command("staging") == [
+        "pulumi", "preview", "--stack", "staging", "--diff", "--policy-pack", pack,
+    ]  # fmt: skip
+
+
+def test_make_plan_runs_the_preview_the_pack_checks(
+    aws_deploy: FakeBin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mock_aws():
+        assert cli.main(["plan", "prod"]) == 0
+    assert aws_deploy.calls()[-1] == (
+        f"pulumi preview --stack prod --diff --policy-pack {ROOT / 'pulumi/policy'}"
+    )
 
 
 def test_inventory_stage_fails_naming_the_bad_output(

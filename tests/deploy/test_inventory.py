@@ -293,3 +293,83 @@ def test_role_variables_render_from_the_outputs(env_name: str, fixture: str, cha
         "ca": "/etc/ssl/certs/rds-global-bundle.pem",
         "app_ca": "/etc/ssl/certs/rds-global-bundle.pem",
     }
+
+
+def render_aws(env_name: str, fixture: str, expression: str, *options: str) -> object:
+    from kit.aws import ansible_env
+
+    env = {**os.environ, **ansible_env(env_name), "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / fixture)}
+    inventory = ROOT / "ansible" / "inventories" / env_name
+    return render(inventory, expression, env, "--playbook-dir", str(ROOT / "ansible"), *options)
+
+
+def test_alerts_go_to_the_stacks_sns_topic_and_admins_are_the_security_contact(inventory_script) -> None:
+    rendered = render_aws(
+        "prod",
+        "outputs-good-two-hosts-ssm.json",
+        "{{ {'topic': django_app_alert_sns_topic_arn, 'admins': django_app_admins} | to_json }}",
+    )
+    assert rendered == {
+        "topic": outputs("outputs-good-two-hosts-ssm.json")["alerts_topic_arn"],
+        "admins": ["Security contact:security@example.com"],
+    }
+
+
+def test_the_alerts_topic_must_be_an_sns_topic_and_the_app_requires_it(inventory_script, tmp_path) -> None:
+    from kit.aws import ansible_env
+
+    data = outputs("outputs-good-two-hosts-ssm.json")
+    data["alerts_topic_arn"] = "arn:aws:sqs:eu-west-1:123456789012:alerts"
+    with pytest.raises(inventory_script.InventoryError, match="'alerts_topic_arn': must be an SNS topic ARN"):
+        inventory_script.build_inventory(data, "prod")
+    del data["alerts_topic_arn"]
+    recorded = tmp_path / "outputs.json"
+    recorded.write_text(json.dumps(data))
+    env = {**os.environ, **ansible_env("prod"), "KIT_PULUMI_OUTPUTS_FILE": str(recorded)}
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "ansible"), "app_hosts[0]", "-i", str(ROOT / "ansible/inventories/prod"),
+            "-m", "ansible.builtin.debug", "-a", "msg={{ django_app_alert_sns_topic_arn }}",
+        ],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "the stack exports no alerts_topic_arn" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("decision", "expected"), [("false", False), ("true", True)])
+def test_hsts_preload_is_the_environments_explicit_decision(decision: str, expected: bool) -> None:
+    rendered = render_aws(
+        "prod",
+        "outputs-good-two-hosts-ssm.json",
+        "{{ django_app_hsts_preload | to_json }}",
+        "-e",
+        f'{{"soc2kit_hsts_preload": {decision}}}',
+    )
+    assert rendered is expected
+
+
+def test_hsts_preload_unset_stops_ansible_naming_the_variable_and_the_file() -> None:
+    from kit.aws import ansible_env
+
+    env = {
+        **os.environ,
+        **ansible_env("prod"),
+        "KIT_PULUMI_OUTPUTS_FILE": str(FIXTURES / "outputs-good-two-hosts-ssm.json"),
+    }
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "ansible"), "app_hosts[0]", "-i", str(ROOT / "ansible/inventories/prod"),
+            "-m", "ansible.builtin.debug", "-a", "msg={{ django_app_hsts_preload }}",
+        ],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "soc2kit_hsts_preload is not set: decide true or false in" in result.stdout + result.stderr
+
+
+def test_web_server_comes_from_the_environments_site_settings() -> None:
+    for env_name in ("dev", "staging", "prod"):
+        assert (
+            render_aws(env_name, "outputs-good-two-hosts-ssm.json", "{{ web_server | to_json }}") == "nginx"
+        )

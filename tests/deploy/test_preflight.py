@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,18 +17,31 @@ from kit.preflight import (
     aws_caller_identity,
     check_collections,
     check_confirmation_possible,
+    check_passphrase,
+    check_profile_agrees,
     check_pulumi_cli,
+    check_rds_ca_bundle,
     check_site_settings,
     check_ssm_plugin,
     check_stack_config,
+    check_stack_exists,
+    is_self_managed,
+    profile_env,
+    pulumi_backend,
     run_preflight,
 )
 from moto import mock_aws
 
-from .conftest import ROOT, VENV_BIN, FakeBin
+from .conftest import FIXTURES, ROOT, VENV_BIN, FakeBin, filled_in_pulumi_dir
 
 REAL_PULUMI = ROOT / "pulumi"
 REAL_ANSIBLE = ROOT / "ansible"
+REAL_SITE = """soc2kit_public_hostnames: [app.acme-corp.io]
+soc2kit_contact_email: security@acme-corp.io
+web_server: nginx
+soc2kit_hsts_preload: false
+"""
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 def ctx(env: str = "prod", path: str = "", **kwargs: Any) -> Context:
@@ -36,7 +51,7 @@ def ctx(env: str = "prod", path: str = "", **kwargs: Any) -> Context:
 def pulumi_copy(tmp_path: Path, stack_yaml: str | None, env: str = "dev") -> Path:
     """pulumi/ with the real config validator and project file, and the given stack file."""
     directory = tmp_path / "pulumi"
-    directory.mkdir()
+    directory.mkdir(parents=True)
     shutil.copy(REAL_PULUMI / "config.py", directory)
     shutil.copy(REAL_PULUMI / "Pulumi.yaml", directory)
     if stack_yaml is not None:
@@ -111,9 +126,19 @@ def test_expired_credentials_are_reported_with_aws_error_code(fake_aws_credentia
     assert "ExpiredToken" in problem.what
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ["dev", "staging"])
 def test_the_repository_stack_files_pass_the_programs_validator(env: str) -> None:
     assert check_stack_config(ctx(env), account_id="123456789012") is None
+
+
+def test_the_shipped_prod_stack_is_refused_until_its_placeholder_zone_is_replaced(tmp_path: Path) -> None:
+    problem = check_stack_config(ctx("prod"), account_id="123456789012")
+    assert problem is not None
+    assert "soc2kit:acme_route53_zone_id" in problem.what
+    assert "Z0000000000000EXAMPLE" in problem.what
+    assert problem.what.count("soc2kit:") == 1, "only the placeholder should stand in the way"
+    filled_in = ctx("prod", pulumi_dir=filled_in_pulumi_dir(tmp_path))
+    assert check_stack_config(filled_in, account_id="123456789012") is None
 
 
 def test_invalid_stack_config_fails_naming_each_key(tmp_path: Path) -> None:
@@ -143,8 +168,7 @@ def test_example_site_settings_are_refused(tmp_path: Path) -> None:
     assert problem is not None
     assert "soc2kit_public_hostnames" in problem.what
     assert "soc2kit_contact_email" in problem.what
-    real = "soc2kit_public_hostnames: [app.acme-corp.io]\nsoc2kit_contact_email: security@acme-corp.io\n"
-    assert check_site_settings(ctx("prod", ansible_dir=ansible_copy(tmp_path, real))) is None
+    assert check_site_settings(ctx("prod", ansible_dir=ansible_copy(tmp_path, REAL_SITE))) is None
 
 
 def test_bundled_collections_are_found() -> None:
@@ -205,12 +229,324 @@ def test_preflight_passes_with_tools_credentials_and_valid_config(
     tmp_path: Path, fakebin: FakeBin, fake_aws_credentials: None
 ) -> None:
     fakebin.add("pulumi", "session-manager-plugin")
-    real = "soc2kit_public_hostnames: [app.acme-corp.io]\nsoc2kit_contact_email: security@acme-corp.io\n"
+    bundle = tmp_path / "global-bundle.pem"
+    bundle.write_bytes(PEM)
     context = Context(
         env="prod",
-        environ={"PATH": f"{fakebin.directory}:{VENV_BIN}", "AUTO_APPROVE": "1"},
-        ansible_dir=ansible_copy(tmp_path, real),
+        environ={
+            "PATH": f"{fakebin.directory}:{VENV_BIN}",
+            "AUTO_APPROVE": "1",
+            "FAKE_PULUMI_OUT_whoami": str(FIXTURES / "pulumi-whoami-cloud.txt"),
+            "FAKE_PULUMI_OUT_stack_ls": str(FIXTURES / "pulumi-stack-ls.json"),
+        },
+        ansible_dir=ansible_copy(tmp_path, REAL_SITE),
+        pulumi_dir=filled_in_pulumi_dir(tmp_path),
+        rds_ca_bundle=bundle,
     )
     with mock_aws():
         assert run_preflight(context, action="deploy", interactive=False) == "123456789012"
-    assert fakebin.calls() == ["pulumi whoami --non-interactive"]
+    assert fakebin.calls() == [
+        "pulumi whoami --verbose --non-interactive",
+        "pulumi stack ls --json --non-interactive",
+    ]
+
+
+# --- the stack exists, and a self-managed backend has its passphrase --------------------------------
+
+
+def pulumi_ctx(
+    fakebin: FakeBin, whoami: str, stack_yaml: str | None, tmp_path: Path, **environ: str
+) -> Context:
+    fakebin.add("pulumi")
+    return Context(
+        env="prod",
+        environ={
+            "PATH": str(fakebin.directory),
+            "FAKE_PULUMI_OUT_whoami": str(FIXTURES / whoami),
+            "FAKE_PULUMI_OUT_stack_ls": str(FIXTURES / "pulumi-stack-ls.json"),
+            **environ,
+        },
+        pulumi_dir=pulumi_copy(tmp_path, stack_yaml, env="prod"),
+    )
+
+
+def test_backend_url_is_read_from_pulumi_whoami(fakebin: FakeBin, tmp_path: Path) -> None:
+    context = pulumi_ctx(fakebin, "pulumi-whoami-s3.txt", None, tmp_path)
+    assert pulumi_backend(context) == ("s3://acme-pulumi-state?region=eu-west-1", None)
+    assert is_self_managed("s3://acme-pulumi-state")
+    assert is_self_managed("file://~/.pulumi-state")
+    assert not is_self_managed("https://api.pulumi.com")
+
+
+def test_a_stack_that_does_not_exist_is_named_with_the_init_command(fakebin: FakeBin, tmp_path: Path) -> None:
+    context = pulumi_ctx(fakebin, "pulumi-whoami-cloud.txt", None, tmp_path)
+    assert check_stack_exists(context, "https://app.pulumi.com/acme-corp") is None  # acme-corp/prod
+    staging = Context(env="staging", environ=context.environ, pulumi_dir=context.pulumi_dir)
+    problem = check_stack_exists(staging, "https://app.pulumi.com/acme-corp")
+    assert problem is not None
+    assert "stack 'staging' does not exist in backend https://app.pulumi.com/acme-corp" in problem.what
+    assert "(it has: dev, prod)" in problem.what
+    assert "pulumi stack init staging" in problem.fix
+    self_managed = check_stack_exists(staging, "s3://acme-pulumi-state")
+    assert self_managed is not None
+    assert "pulumi stack init staging --secrets-provider awskms://" in self_managed.fix
+
+
+def test_unreadable_stack_list_is_a_problem_not_a_pass(fakebin: FakeBin, tmp_path: Path) -> None:
+    context = pulumi_ctx(fakebin, "pulumi-whoami-cloud.txt", None, tmp_path)
+    broken = Context(
+        env="prod",
+        environ={**context.environ, "FAKE_PULUMI_OUT_stack_ls": str(FIXTURES / "outputs-malformed.json")},
+        pulumi_dir=context.pulumi_dir,
+    )
+    problem = check_stack_exists(broken, None)
+    assert problem is not None
+    assert "`pulumi stack ls --json` failed" in problem.what
+
+
+@pytest.mark.parametrize("auto_approve", [{}, {"AUTO_APPROVE": "1"}])
+def test_self_managed_backend_needs_the_passphrase(
+    fakebin: FakeBin, tmp_path: Path, auto_approve: dict[str, str]
+) -> None:
+    context = pulumi_ctx(fakebin, "pulumi-whoami-s3.txt", "config: {}\n", tmp_path, **auto_approve)
+    problem = check_passphrase(context, "s3://acme-pulumi-state")
+    assert problem is not None
+    assert "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE" in problem.what
+    assert "the self-managed backend s3://acme-pulumi-state" in problem.what
+    assert "export PULUMI_CONFIG_PASSPHRASE_FILE=" in problem.fix
+    assert "pulumi stack change-secrets-provider --stack prod awskms://" in problem.fix
+
+
+def test_passphrase_from_the_environment_or_a_file_satisfies_it(fakebin: FakeBin, tmp_path: Path) -> None:
+    context = pulumi_ctx(fakebin, "pulumi-whoami-s3.txt", "config: {}\n", tmp_path)
+    with_value = Context(
+        env="prod", environ={"PULUMI_CONFIG_PASSPHRASE": "x" * 32}, pulumi_dir=context.pulumi_dir
+    )
+    assert check_passphrase(with_value, "s3://acme-pulumi-state") is None
+    secret_file = tmp_path / "passphrase"
+    secret_file.write_text("correct horse battery staple\n")
+    with_file = Context(
+        env="prod", environ={"PULUMI_CONFIG_PASSPHRASE_FILE": str(secret_file)}, pulumi_dir=context.pulumi_dir
+    )
+    assert check_passphrase(with_file, "file:///srv/pulumi") is None
+    empty_file = tmp_path / "empty"
+    empty_file.write_text("\n")
+    for environ in (
+        {"PULUMI_CONFIG_PASSPHRASE": ""},
+        {"PULUMI_CONFIG_PASSPHRASE_FILE": str(empty_file)},
+        {"PULUMI_CONFIG_PASSPHRASE_FILE": str(tmp_path / "missing")},
+    ):
+        refused = Context(env="prod", environ=environ, pulumi_dir=context.pulumi_dir)
+        assert check_passphrase(refused, "file:///srv/pulumi") is not None, environ
+
+
+def test_kms_secrets_provider_or_pulumi_cloud_needs_no_passphrase(fakebin: FakeBin, tmp_path: Path) -> None:
+    kms = "secretsprovider: awskms://alias/pulumi-prod?region=eu-west-1\nencryptedkey: AQICAHg=\nconfig: {}\n"
+    context = pulumi_ctx(fakebin, "pulumi-whoami-s3.txt", kms, tmp_path)
+    assert check_passphrase(context, "s3://acme-pulumi-state") is None
+    cloud = pulumi_ctx(fakebin, "pulumi-whoami-cloud.txt", "config: {}\n", tmp_path / "cloud")
+    assert check_passphrase(cloud, "https://api.pulumi.com") is None
+
+
+def test_passphrase_stack_file_needs_it_on_any_backend(fakebin: FakeBin, tmp_path: Path) -> None:
+    salted = "encryptionsalt: v1:c2FsdA==:v1:aXY=:Y3Q=\nconfig: {}\n"
+    context = pulumi_ctx(fakebin, "pulumi-whoami-cloud.txt", salted, tmp_path)
+    problem = check_passphrase(context, "https://api.pulumi.com")
+    assert problem is not None
+    assert "(Pulumi.prod.yaml)" in problem.what
+
+
+def test_preflight_runs_the_stack_and_passphrase_checks(
+    tmp_path: Path, fakebin: FakeBin, fake_aws_credentials: None
+) -> None:
+    fakebin.add("session-manager-plugin")
+    context = pulumi_ctx(fakebin, "pulumi-whoami-s3.txt", None, tmp_path, AUTO_APPROVE="1")
+    staging = Context(
+        env="staging",
+        environ={**context.environ, "PATH": f"{fakebin.directory}:{VENV_BIN}"},
+        pulumi_dir=context.pulumi_dir,
+    )
+    with mock_aws(), pytest.raises(KitError) as raised:
+        run_preflight(staging, action="plan", interactive=False)
+    assert "[pulumi stack] stack 'staging' does not exist" in raised.value.what
+    assert "[pulumi passphrase]" in raised.value.what
+
+
+# --- the AWS profile ------------------------------------------------------------------------------------
+
+
+def test_the_stacks_aws_profile_is_exported_to_ansible_and_boto3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kit import aws
+
+    pulumi_dir = pulumi_copy(
+        tmp_path, "config:\n  aws:region: eu-west-1\n  aws:profile: acme-prod\n", env="prod"
+    )
+    monkeypatch.setattr("kit.aws.context", lambda env: Context(env=env, environ={}, pulumi_dir=pulumi_dir))
+    assert aws.ansible_env("prod")["AWS_PROFILE"] == "acme-prod"
+    assert profile_env(Context(env="prod", environ={}, pulumi_dir=pulumi_dir)) == {"AWS_PROFILE": "acme-prod"}
+    without = pulumi_copy(tmp_path / "other", "config:\n  aws:region: eu-west-1\n", env="prod")
+    assert profile_env(Context(env="prod", environ={}, pulumi_dir=without)) == {}
+
+
+def test_a_conflicting_aws_profile_is_refused_by_name(tmp_path: Path) -> None:
+    pulumi_dir = pulumi_copy(tmp_path, "config:\n  aws:profile: acme-prod\n", env="prod")
+    problem = check_profile_agrees(
+        Context(env="prod", environ={"AWS_PROFILE": "acme-dev"}, pulumi_dir=pulumi_dir)
+    )
+    assert problem is not None
+    assert "AWS_PROFILE='acme-dev', but Pulumi.prod.yaml sets aws:profile 'acme-prod'" in problem.what
+    assert (
+        check_profile_agrees(Context(env="prod", environ={"AWS_PROFILE": "acme-prod"}, pulumi_dir=pulumi_dir))
+        is None
+    )
+
+
+def test_kit_main_exports_the_stacks_profile_for_boto3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_aws_env: None
+) -> None:
+    from kit import __main__ as cli
+
+    pulumi_dir = pulumi_copy(
+        tmp_path, "config:\n  aws:region: eu-west-1\n  aws:profile: acme-prod\n", env="prod"
+    )
+    monkeypatch.setattr(
+        "kit.__main__.context", lambda env: Context(env=env, environ={}, pulumi_dir=pulumi_dir)
+    )
+    # Empty counts as unset; set through monkeypatch, the variable main() exports is undone after the test.
+    monkeypatch.setenv("AWS_PROFILE", "")
+    seen: dict[str, str | None] = {}
+
+    def fake_build(action: str, env: str, web: str, environ: dict[str, str]) -> Any:
+        seen["profile"] = __import__("os").environ.get("AWS_PROFILE")
+        raise KitError("stop here")
+
+    monkeypatch.setattr(cli, "build", fake_build)
+    assert cli.main(["plan", "prod"]) == 2
+    assert seen["profile"] == "acme-prod"
+
+
+# --- the RDS CA bundle ----------------------------------------------------------------------------------
+
+
+def bundle_ctx(tmp_path: Path, pin: str | None) -> Context:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    pin_file = tmp_path / "rds-ca-bundle.sha256"
+    pin_file.write_text("# pinned digest of the bundle\n" + (f"{pin}\n" if pin else ""))
+    return Context(
+        env="prod",
+        environ={},
+        rds_ca_bundle=tmp_path / ".cache" / "rds" / "global-bundle.pem",
+        rds_ca_pin_file=pin_file,
+    )
+
+
+def test_present_bundle_is_used_without_fetching(tmp_path: Path) -> None:
+    context = bundle_ctx(tmp_path, None)
+    context.rds_ca_bundle.parent.mkdir(parents=True)
+    context.rds_ca_bundle.write_bytes(PEM)
+
+    def no_fetch(url: str) -> bytes:
+        raise AssertionError("fetched although the bundle is present")
+
+    assert check_rds_ca_bundle(context, fetch=no_fetch) is None
+    context.rds_ca_bundle.write_text("<html>not a certificate</html>")
+    problem = check_rds_ca_bundle(context, fetch=no_fetch)
+    assert problem is not None
+    assert "holds no PEM certificate" in problem.what
+
+
+def test_missing_bundle_is_fetched_and_written_when_its_sha256_matches_the_pin(tmp_path: Path) -> None:
+    source = tmp_path / "downloaded.pem"
+    source.write_bytes(PEM)
+    context = bundle_ctx(tmp_path, hashlib.sha256(PEM).hexdigest())
+    fetched: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return source.read_bytes()
+
+    out = io.StringIO()
+    assert check_rds_ca_bundle(context, fetch=fetch, out=out) is None
+    assert fetched == ["https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"]
+    assert context.rds_ca_bundle.read_bytes() == PEM
+    assert "SHA-256 matches the pin" in out.getvalue()
+
+
+def test_a_fetched_bundle_with_another_sha256_is_refused_and_not_written(tmp_path: Path) -> None:
+    tampered = PEM + b"-----BEGIN CERTIFICATE-----\nEVIL\n-----END CERTIFICATE-----\n"
+    pinned = hashlib.sha256(PEM).hexdigest()
+    context = bundle_ctx(tmp_path, pinned)
+    problem = check_rds_ca_bundle(context, fetch=lambda url: tampered)
+    assert problem is not None
+    assert f"has SHA-256 {hashlib.sha256(tampered).hexdigest()}, not the pinned {pinned}" in problem.what
+    assert "nothing was written" in problem.what
+    assert not context.rds_ca_bundle.exists()
+
+
+def test_failed_fetch_or_missing_pin_names_the_manual_command(tmp_path: Path) -> None:
+    def offline(url: str) -> bytes:
+        raise OSError("Network is unreachable")
+
+    problem = check_rds_ca_bundle(bundle_ctx(tmp_path, "a" * 64), fetch=offline)
+    assert problem is not None
+    assert "fetching https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem failed" in problem.what
+    assert "curl -fsSL -o" in problem.fix
+    no_pin = check_rds_ca_bundle(bundle_ctx(tmp_path / "nopin", None), fetch=offline)
+    assert no_pin is not None
+    assert "holds no SHA-256 to check a download against" in no_pin.what
+
+
+# --- the site settings: web server and HSTS preload are explicit choices ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("drop", "named"),
+    [
+        ("soc2kit_hsts_preload: false\n", "soc2kit_hsts_preload must be true or false"),
+        ("web_server: nginx\n", "web_server must be one of nginx, apache"),
+    ],
+)
+def test_site_settings_name_an_unset_choice(tmp_path: Path, drop: str, named: str) -> None:
+    problem = check_site_settings(
+        ctx("prod", ansible_dir=ansible_copy(tmp_path, REAL_SITE.replace(drop, "")))
+    )
+    assert problem is not None
+    assert named in problem.what
+    assert problem.fix.startswith("edit ansible/inventories/prod/group_vars/app_hosts/site.yml: ")
+
+
+def test_hsts_preload_must_be_a_yaml_boolean(tmp_path: Path) -> None:
+    quoted = REAL_SITE.replace("soc2kit_hsts_preload: false", 'soc2kit_hsts_preload: "no"')
+    problem = check_site_settings(ctx("prod", ansible_dir=ansible_copy(tmp_path, quoted)))
+    assert problem is not None
+    assert "soc2kit_hsts_preload" in problem.what
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_repository_site_files_ask_for_the_hsts_decision_and_record_a_web_server(env: str) -> None:
+    problem = check_site_settings(ctx(env))
+    assert problem is not None
+    assert "soc2kit_hsts_preload must be true or false" in problem.what
+    assert "web_server" not in problem.what
+
+
+def test_kit_main_refuses_a_conflicting_aws_profile_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kit import __main__ as cli
+
+    pulumi_dir = pulumi_copy(
+        tmp_path, "config:\n  aws:region: eu-west-1\n  aws:profile: acme-prod\n", env="prod"
+    )
+    monkeypatch.setattr(
+        "kit.__main__.context",
+        lambda env: Context(env=env, environ=dict(__import__("os").environ), pulumi_dir=pulumi_dir),
+    )
+    monkeypatch.setenv("AWS_PROFILE", "acme-dev")
+    monkeypatch.setattr(cli, "build", lambda *args: pytest.fail("built a pipeline despite the conflict"))
+    assert cli.main(["deploy", "prod"]) == 2
+    assert (
+        "AWS_PROFILE='acme-dev', but Pulumi.prod.yaml sets aws:profile 'acme-prod'" in capsys.readouterr().err
+    )

@@ -9,7 +9,7 @@ import pytest
 from kit.verify import app
 from kit.verify.result import ERROR, FAIL, INFO, PASS, CheckError
 
-from .conftest import FakeHosts
+from .conftest import FakeHosts, fixture_text
 
 CLEAN = "System check identified no issues (0 silenced).\n"
 WARNED = """System check identified some issues:
@@ -116,9 +116,72 @@ def test_recorded_check_deploy_of_a_deployed_app_names_w021():
     assert "security.W021" in outcome.summary
 
 
-def test_recorded_audit_chain_run_passes():
+def test_an_empty_audit_chain_is_no_pass():
+    """The recorded run of a fresh stack printed "audit chain OK: 0 entries verified": nothing was checked."""
     from .conftest import fixture_text
 
     outcome = app.evaluate_audit_chain({"app": (0, fixture_text("verify-audit-chain-ok.txt"))})
-    assert outcome.status == PASS
+    assert outcome.status == ERROR
+    assert outcome.summary.startswith("nothing was checked: the audit chain has 0 entries")
     assert outcome.figures["app"]["entries_verified"] == 0
+
+
+def test_check_deploy_on_no_host_is_no_pass():
+    outcome = app.evaluate_check_deploy({})
+    assert (outcome.status, outcome.summary) == (ERROR, "nothing was checked: no app host")
+
+
+def _aws_inventory(tmp_path, site_yaml: str):
+    """An AWS ENV's inventory folder (ansible/inventories/prod) with the given site.yml."""
+    inventory = tmp_path / "ansible" / "inventories" / "prod"
+    (inventory / "group_vars" / "app_hosts").mkdir(parents=True)
+    (inventory / "group_vars" / "app_hosts" / "site.yml").write_text(site_yaml)
+    return inventory
+
+
+W021_ONLY = fixture_text("check-deploy-hsts-preload-warning.txt")
+W021_AND_W004 = W021_ONLY.replace(
+    "System check identified 1 issue",
+    "?: (security.W004) You have not set a value for the SECURE_HSTS_SECONDS setting.\n\n"
+    "System check identified 2 issues",
+)
+
+
+def test_w021_passes_as_a_documented_decision_when_preload_is_declined(make_context, tmp_path):
+    inventory = _aws_inventory(tmp_path, "soc2kit_hsts_preload: false\n")
+    hosts = FakeHosts({"check --deploy": (1, W021_ONLY)}, names=("app-1", "app-2"))
+    outcome, _ = app.check_deploy(make_context(hosts, env="prod", inventory=inventory))
+    assert outcome.status == PASS
+    assert "documented decision: HSTS preload declined (soc2kit_hsts_preload: false in " in outcome.summary
+    assert "ansible/inventories/prod/group_vars/app_hosts/site.yml" in outcome.summary
+    assert set(outcome.figures["app-2"]["accepted"]) == {"security.W021"}
+
+
+@pytest.mark.parametrize(
+    "site_yaml",
+    [
+        "soc2kit_hsts_preload: true\n",  # preload promised: W021 means the deploy did not do it
+        "web_server: nginx\n",  # no decision recorded
+        'soc2kit_hsts_preload: "no"\n',  # a string is not a decision
+    ],
+)
+def test_w021_fails_unless_preload_is_explicitly_declined(make_context, tmp_path, site_yaml):
+    inventory = _aws_inventory(tmp_path, site_yaml)
+    hosts = FakeHosts({"check --deploy": (1, W021_ONLY)})
+    outcome, _ = app.check_deploy(make_context(hosts, env="prod", inventory=inventory))
+    assert outcome.status == FAIL
+    assert "security.W021" in outcome.summary
+
+
+def test_declining_preload_accepts_w021_only_not_other_warnings(make_context, tmp_path):
+    inventory = _aws_inventory(tmp_path, "soc2kit_hsts_preload: false\n")
+    hosts = FakeHosts({"check --deploy": (1, W021_AND_W004)})
+    outcome, _ = app.check_deploy(make_context(hosts, env="prod", inventory=inventory))
+    assert outcome.status == FAIL
+    assert "2 issue(s)" in outcome.summary
+    assert "security.W004" in outcome.summary
+
+
+def test_local_accepts_no_warning(make_context):
+    outcome, _ = app.check_deploy(make_context(FakeHosts({"check --deploy": (1, W021_ONLY)})))
+    assert outcome.status == FAIL

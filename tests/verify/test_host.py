@@ -110,3 +110,10 @@ def test_recorded_sandboxed_app_unit_is_within_its_limit(limits):
     exposure, predicate = host.parse_exposure(fixture_text("systemd-analyze-django-app.txt"))
     assert (exposure, predicate) == (1.2, "OK")
     assert exposure <= limits.units("nginx")["django-app.service"]
+
+
+def test_no_host_measured_is_no_pass():
+    """An empty host list used to PASS with 'exposure within limits: ' and an empty index list."""
+    assert host.evaluate_systemd({}, {"django-app.service": 2.0}).status == ERROR
+    assert host.evaluate_systemd({"app": {}}, {"django-app.service": 2.0}).status == ERROR
+    assert host.evaluate_lynis({}, 80).summary == "nothing was checked: no host's Lynis report"

@@ -11,7 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from kit.verify import report
-from kit.verify.result import FAIL, INFO, PASS, Attachment, CheckResult
+from kit.verify.exceptions import ControlException
+from kit.verify.provenance import Provenance
+from kit.verify.result import ERROR, FAIL, INFO, NOT_APPLICABLE, PASS, Attachment, CheckResult, ControlRow
 from kit.verify.secrets import Scrubber, SecretLeakError
 
 # Throw-away secrets in the shapes the hosts hold them (file mode's secrets.env), generated per run.
@@ -74,14 +76,19 @@ def _results() -> list[CheckResult]:
     ]
 
 
-def _info() -> report.RunInfo:
+WHO = Provenance("alice", "build-1", "none (ENV=local uses no AWS account)", "abc1234", [])
+
+
+def _info(env="local", exceptions=(), provenance=WHO) -> report.RunInfo:
     return report.RunInfo(
-        "local",
+        env,
         "nginx",
         datetime(2026, 11, 29, 17, 0, 5, tzinfo=UTC),
+        datetime(2026, 11, 29, 17, 9, 45, tzinfo=UTC),
         "https://app.soc2kit.test:8443/",
-        "abc1234",
+        provenance,
         "scripts/kit/verify/thresholds.yml",
+        exceptions,
         {},
     )
 
@@ -105,7 +112,7 @@ def test_folder_layout_and_contents(tmp_path):
     markdown = (folder / "report.md").read_text()
     assert "| CC6.7 | Transmission of information" in markdown
     assert "[sslyze--sslyze.txt](attachments/sslyze--sslyze.txt)" in markdown
-    assert "1 CHECK(S) NOT PASSED" in markdown
+    assert "1 CONTROL(S) FAILED" in markdown
 
 
 def test_no_known_secret_value_in_any_written_file(tmp_path):
@@ -140,13 +147,13 @@ def test_short_values_are_not_treated_as_secrets():
     assert scrubber.scrub("abc") == "abc"
 
 
-def test_terminal_table_lists_every_check_and_the_totals():
-    table = report.terminal_table(_results())
+def test_terminal_table_lists_every_control_and_the_totals():
+    table = report.terminal_table(report.all_rows(_info(), _results()))
     lines = table.splitlines()
-    assert lines[0].split()[:2] == ["STATUS", "CHECK"]
+    assert lines[0].split()[:2] == ["STATUS", "CONTROL"]
     assert lines[1].startswith("PASS")
     assert lines[2].startswith("FAIL")
-    assert lines[-1] == "3 checks: 1 passed, 1 failed or could not run, 1 informational"
+    assert lines[-1] == ("3 controls: 1 passed, 1 failed, 0 could not run, 0 not applicable, 1 informational")
 
 
 def test_two_runs_in_the_same_second_do_not_overwrite(tmp_path):
@@ -183,3 +190,72 @@ def test_report_json_stays_valid_with_a_key_dump_in_figures(tmp_path):
     folder = report.write_report(tmp_path, _info(), [result], Scrubber({}))
     data = json.loads((folder / "report.json").read_text())
     assert "[REDACTED:private key]" in data["checks"][0]["figures"]["output"]
+
+
+def test_who_when_and_which_code_are_in_both_reports(tmp_path):
+    who = Provenance("alice", "build-1", "arn:aws:iam::123456789012:user/alice", "f" * 40, ["Makefile"])
+    folder = report.write_report(tmp_path, _info("prod", provenance=who), _results(), Scrubber({}))
+    markdown = (folder / "report.md").read_text()
+    assert "Run by: alice on build-1; AWS identity: arn:aws:iam::123456789012:user/alice" in markdown
+    assert "Started: 2026-11-29 17:00:05 UTC; ended: 2026-11-29 17:09:45 UTC" in markdown
+    assert f"Kit commit: `{'f' * 40}`; checkout: LOCAL CHANGES in 1 file(s): Makefile" in markdown
+    data = json.loads((folder / "report.json").read_text())
+    assert data["operator"] == "alice"
+    assert data["machine"] == "build-1"
+    assert data["aws_identity"].endswith(":user/alice")
+    assert data["ended"] == "2026-11-29T17:09:45+00:00"
+    assert data["local_changes"] == ["Makefile"]
+    assert data["not_production"] is None
+    assert "NOT PRODUCTION" not in markdown
+
+
+@pytest.mark.parametrize("env", ["local", "rehearsal"])
+def test_local_and_rehearsal_reports_carry_the_not_production_banner(tmp_path, env):
+    folder = report.write_report(tmp_path, _info(env), _results(), Scrubber({}))
+    assert f"> **NOT PRODUCTION: ENV={env}" in (folder / "report.md").read_text()
+    assert json.loads((folder / "report.json").read_text())["not_production"].startswith("NOT PRODUCTION")
+
+
+def test_could_not_run_and_not_applicable_rows_are_apart_from_failures(tmp_path):
+    results = [
+        CheckResult("sslyze", "TLS", ("CC6.7",), PASS, "compliant"),
+        CheckResult("pip_audit", "Deps", ("CC7.1",), ERROR, "could not run: no network"),
+    ]
+    na = [ControlRow("aws_rds", "RDS", ("A1.2",), "x", NOT_APPLICABLE, "ENV=local has no AWS account")]
+    folder = report.write_report(tmp_path, _info(), results, Scrubber({}), na)
+    markdown = (folder / "report.md").read_text()
+    assert "NO FAILURE, BUT 1 CONTROL(S) COULD NOT RUN" in markdown
+    assert "## Failed (0)" in markdown
+    assert "## Could not run (1)\n\n- Deps: could not run: no network" in markdown
+    assert "## Not applicable (1)\n\n- RDS: ENV=local has no AWS account" in markdown
+    data = json.loads((folder / "report.json").read_text())
+    assert data["exit_code"] == 3
+    assert [c["status"] for c in data["controls"]] == [PASS, ERROR, NOT_APPLICABLE]
+
+
+def test_every_exception_is_listed_and_an_expired_one_is_a_failure(tmp_path):
+    from datetime import date
+
+    items = (
+        ControlException("testssl", "cipher_order", "clients choose", "sec lead", date(2027, 1, 1)),
+        ControlException("testssl", "old_finding", "was accepted", "ops lead", date(2026, 11, 1)),
+    )
+    results = [CheckResult("testssl", "TLS findings", ("CC6.7",), PASS, "no finding")]
+    folder = report.write_report(tmp_path, _info(exceptions=items), results, Scrubber({}))
+    markdown = (folder / "report.md").read_text()
+    assert "| testssl | cipher_order | clients choose | sec lead | 2027-01-01 | in force |" in markdown
+    assert (
+        "| testssl | old_finding | was accepted | ops lead | 2026-11-01 | EXPIRED (a failure) |" in markdown
+    )
+    data = json.loads((folder / "report.json").read_text())
+    assert data["exit_code"] == 1
+    expired = [c for c in data["controls"] if c["status"] == FAIL]
+    assert expired[0]["id"] == "exception:testssl:old_finding"
+    assert "expired on 2026-11-01" in expired[0]["summary"]
+
+
+def test_criteria_section_gives_the_reason_of_each_mapping(tmp_path):
+    results = [CheckResult("sslyze", "TLS: Mozilla intermediate profile (sslyze)", ("CC6.7",), PASS, "ok")]
+    folder = report.write_report(tmp_path, _info(), results, Scrubber({}))
+    markdown = (folder / "report.md").read_text()
+    assert "TLS: Mozilla intermediate profile (sslyze) (PASS): only TLS 1.2/1.3" in markdown

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kit.verify import suite
 from kit.verify.hosts import Completed
-from kit.verify.result import ERROR, FAIL, PASS
+from kit.verify.result import ERROR, FAIL, NOT_APPLICABLE, PASS
 
 GREEN = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0"
 skipped="1" tests="3"><testcase classname="test_hardening" name="test_sshd_refuses_password_auth[ansible://app]"/>
@@ -121,3 +121,56 @@ def test_verify_leaves_disruptive_tests_out(env, make_context, monkeypatch, tmp_
     options = command if env != "local" else shlex.split(environ["PYTEST_ADDOPTS"])
     position = options.index("-m")
     assert options[position + 1] == "not disruptive"
+
+
+def test_one_row_per_test_module_with_its_criteria():
+    outcome = suite.evaluate_suite(RED, 1)
+    rows = {row.control_id: row for row in outcome.controls}
+    assert [r for r in rows if rows[r].status != NOT_APPLICABLE] == ["testinfra:hardening"]
+    row = rows["testinfra:hardening"]
+    assert row.status == FAIL
+    assert row.test == "molecule/tests/test_hardening.py"
+    assert "CC6.6" in row.criteria
+    assert row.summary.startswith("1 passed, 1 failed, 1 skipped: test_firewall")
+
+
+ALL_SKIPPED = """<testsuites><testsuite tests="3" failures="0" errors="0" skipped="2">
+<testcase classname="tests.test_hardening" name="test_a"/>
+<testcase classname="tests.test_log_shipping_cloudwatch" name="test_b"><skipped message="no moto"/></testcase>
+<testcase classname="tests.test_log_shipping_cloudwatch" name="test_c"><skipped message="no moto"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_a_module_whose_tests_all_skipped_is_not_applicable_never_passed():
+    outcome = suite.evaluate_suite(ALL_SKIPPED, 0)
+    rows = {row.control_id: row for row in outcome.controls}
+    assert rows["testinfra:hardening"].status == PASS
+    skipped = rows["testinfra:log_shipping_cloudwatch"]
+    assert skipped.status == NOT_APPLICABLE
+    assert skipped.summary == "all 2 tests skipped: no moto"
+
+
+def test_a_suite_that_skipped_everything_checked_nothing():
+    xml = ALL_SKIPPED.replace('<testcase classname="tests.test_hardening" name="test_a"/>', "").replace(
+        'tests="3"', 'tests="2"'
+    )
+    outcome = suite.evaluate_suite(xml, 0)
+    assert outcome.status == ERROR
+    assert outcome.summary.startswith("no testinfra test ran")
+
+
+def test_modules_that_did_not_run_are_not_applicable_with_the_reason():
+    rows = {row.control_id: row for row in suite.evaluate_suite(GREEN, 0).controls}
+    assert rows["testinfra:release_lifecycle"].status == NOT_APPLICABLE
+    assert rows["testinfra:release_lifecycle"].summary.startswith("marked disruptive")
+    assert rows["testinfra:nginx"].summary.startswith("no test of this module ran")
+    assert "testinfra:acme_server" not in rows  # test infrastructure, not a control
+
+
+def test_test_infrastructure_modules_get_no_control_row():
+    xml = GREEN.replace(
+        'classname="test_hardening" name="test_firewall', 'classname="test_acme_server" name="test_pebble'
+    )
+    rows = {row.control_id for row in suite.evaluate_suite(xml, 0).controls}
+    assert "testinfra:acme_server" not in rows
+    assert "testinfra:hardening" in rows

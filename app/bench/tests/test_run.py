@@ -2,10 +2,10 @@
 
 import json
 
-from bench.run import RESULTS, make_rows, print_table, target_status
+from bench.run import RESULTS, make_rows, missed_targets, print_table, target_status
 
 
-def _results(list_ratio: float, speedup: float) -> dict:
+def _results(list_ratio: float, speedup: float, rows_per_s: float = 6000.0) -> dict:
     results = dict.fromkeys(
         [
             "encrypt_us_per_value_ours",
@@ -25,7 +25,12 @@ def _results(list_ratio: float, speedup: float) -> dict:
         ],
         1.0,
     )
-    results.update(list_encrypted_over_plain=list_ratio, decrypt_speedup_vs_fernet=speedup)
+    results.update(
+        list_encrypted_over_plain=list_ratio,
+        decrypt_speedup_vs_fernet=speedup,
+        reencrypt_rows=20000,
+        reencrypt_rows_per_s=rows_per_s,
+    )
     results["targets"] = target_status(results)
     return results
 
@@ -36,19 +41,27 @@ def test_rows_are_the_same_every_run():
 
 
 def test_targets_are_judged_in_the_right_direction():
-    met = _results(1.29, 2.1)["targets"]
+    met = _results(1.39, 2.1, 5001)["targets"]
     assert met["list_encrypted_over_plain"]["met"]
     assert met["decrypt_speedup_vs_fernet"]["met"]
-    missed = _results(1.31, 1.9)["targets"]
+    assert met["reencrypt_rows_per_s"]["met"]
+    missed = _results(1.41, 1.9, 4999)["targets"]
     assert not missed["list_encrypted_over_plain"]["met"]
     assert not missed["decrypt_speedup_vs_fernet"]["met"]
+    assert not missed["reencrypt_rows_per_s"]["met"]
+
+
+def test_a_missed_target_fails_the_run():
+    assert missed_targets(_results(1.39, 2.1, 5001)) == []
+    assert missed_targets(_results(1.39, 2.1, 4000)) == ["reencrypt_rows_per_s"]
 
 
 def test_table_reports_missed_targets(capsys):
     print_table(_results(1.5, 3.0), 1000, 30)
     out = capsys.readouterr().out
-    assert "<= 1.3: MISSED" in out
+    assert "<= 1.4: MISSED" in out
     assert ">= 2.0: met" in out
+    assert ">= 5000: met" in out
     json.dumps(_results(1.5, 3.0))  # what results.json holds is plain JSON
 
 

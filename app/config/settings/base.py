@@ -185,6 +185,18 @@ FIELD_ENCRYPTION = {
     "BLIND_INDEX_KEY": SECRETS.get("FIELD_ENCRYPTION_BLIND_INDEX_KEY") or "",
 }
 
+# --- Audit-trail checkpoints outside the database (soc2kit.audit.checkpoints) ----------------------
+# STORE: `s3` on AWS (the Object Lock bucket, Pulumi output audit_checkpoint_bucket) or `file` on a
+# local stack (a JSON-lines file on the app host). Every checkpoint is also logged on soc2kit.audit.
+AUDIT_CHECKPOINTS = {
+    "STORE": env("DJANGO_AUDIT_CHECKPOINT_STORE", default="file"),
+    "FILE": env("DJANGO_AUDIT_CHECKPOINT_FILE", default=""),
+    "S3_BUCKET": env("DJANGO_AUDIT_CHECKPOINT_S3_BUCKET", default=""),
+    "S3_PREFIX": "checkpoints/",
+    # Compliance-mode retention put on each object; keep it equal to the bucket's default retention.
+    "RETENTION_DAYS": env.int("DJANGO_AUDIT_CHECKPOINT_RETENTION_DAYS", default=400),
+}
+
 # --- Logging: JSON to stdout, every handler redacts; alerts go to ADMINS by mail ---------------
 # DJANGO_ADMINS="Security team:security@example.com,ops@example.com" (the name is optional)
 ADMINS = [
@@ -197,6 +209,8 @@ SERVER_EMAIL = env("DJANGO_SERVER_EMAIL", default="soc2kit@localhost")
 EMAIL_SUBJECT_PREFIX = "[soc2kit] "
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO").upper()
 ALERT_HANDLER_CLASS = env("DJANGO_ALERT_HANDLER_CLASS", default="django.utils.log.AdminEmailHandler")
+# Topic of soc2kit.observability.sns.SnsAlertHandler (the alert handler on AWS).
+ALERT_SNS_TOPIC_ARN = env("DJANGO_ALERT_SNS_TOPIC_ARN", default="")
 # Repeated permission denials from one actor or address within the window raise an alert.
 SECURITY_DENIAL_ALERT_THRESHOLD = 5
 SECURITY_DENIAL_ALERT_WINDOW = timedelta(minutes=10)

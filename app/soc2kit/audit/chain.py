@@ -47,15 +47,14 @@ CONTENT_FIELDS = (
 )
 
 
-@lru_cache(maxsize=4)
-def _chain_key(secret_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"soc2kit audit chain v1").derive(
-        secret_key.encode()
-    )
+@lru_cache(maxsize=8)
+def derive_key(secret_key: str, info: bytes) -> bytes:
+    """A 32-byte key of its own for one use of SECRET_KEY (HKDF-SHA256, `info` names the use)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret_key.encode())
 
 
 def chain_key() -> bytes:
-    return _chain_key(settings.SECRET_KEY)
+    return derive_key(settings.SECRET_KEY, b"soc2kit audit chain v1")
 
 
 def canonical_content(event: AuditEvent) -> bytes:
@@ -96,19 +95,26 @@ class ChainBreak:
     reason: str
 
 
-def verify(batch_size: int = 2000) -> tuple[int, ChainBreak | None]:
-    """Walk the chain in id order; return (entries checked, first break or None)."""
+def verify(batch_size: int = 2000) -> tuple[int, list[ChainBreak]]:
+    """Walk the whole chain in id order; return (entries checked, every break found).
+
+    After a break the walk goes on from the entry's stored MAC, so one altered or removed entry is
+    reported once and tampering further on is still found.
+    """
     expected_prev = GENESIS_MAC
     checked = 0
+    breaks: list[ChainBreak] = []
     events: Iterator[AuditEvent] = AuditEvent.objects.order_by("id").iterator(chunk_size=batch_size)
     for event in events:
+        checked += 1
         if event.prev_mac != expected_prev:
-            return checked, ChainBreak(
-                event.id,
-                "prev_mac does not match the previous entry's MAC (an entry was removed or reordered)",
+            breaks.append(
+                ChainBreak(
+                    event.id,
+                    "prev_mac does not match the previous entry's MAC (an entry was removed or reordered)",
+                )
             )
         if not hmac.compare_digest(event.mac, compute_mac(event.prev_mac, event)):
-            return checked, ChainBreak(event.id, "MAC mismatch (the entry's content was altered)")
+            breaks.append(ChainBreak(event.id, "MAC mismatch (the entry's content was altered)"))
         expected_prev = event.mac
-        checked += 1
-    return checked, None
+    return checked, breaks

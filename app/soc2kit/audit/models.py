@@ -50,6 +50,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ("id",)
+        # One successor per entry: the database itself refuses a fork of the chain, whatever the writer.
+        constraints = (models.UniqueConstraint(fields=["prev_mac"], name="audit_one_successor_per_entry"),)
         indexes = (
             models.Index(fields=["timestamp"], name="audit_time_idx"),
             models.Index(fields=["actor", "timestamp"], name="audit_actor_time_idx"),

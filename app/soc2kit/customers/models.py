@@ -8,6 +8,7 @@ from soc2kit.encryption.fields import (
     EncryptedDateField,
     EncryptedEmailField,
     EncryptedTextField,
+    RowIdentityField,
 )
 from soc2kit.encryption.query import EncryptedManager
 
@@ -16,6 +17,7 @@ SENSITIVE_FIELDS = ("full_name", "email", "national_id", "date_of_birth", "notes
 
 
 class Customer(models.Model):
+    row_uuid = RowIdentityField()  # every encrypted value is bound to it: a value copied to another row fails
     full_name = EncryptedCharField(max_length=200)
     email = EncryptedEmailField()
     email_index = BlindIndexField(source="email", normalizer="email")  # casefold + strip
@@ -30,6 +32,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ("id",)
+        base_manager_name = "objects"  # refresh_from_db and deferred fields read with the row identity
         permissions = (
             ("view_customer_full", "Can view customer personal data unmasked"),
             # Exact-match search confirms guessed values, so it is granted apart from reading.

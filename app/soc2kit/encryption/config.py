@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from .errors import KeyConfigurationError
 
 KEY_BYTES = 32  # AES-256 and HMAC-SHA256 keys
+BLIND_INDEX_DEFAULT_ID = "1"  # the id of a blind-index key given as plain base64
+MAX_ENCRYPTIONS_PER_KEY = 2**32  # NIST SP 800-38D 8.3, random 96-bit nonces
 BACKENDS = ("local", "kms")
 GENERATE_HINT = (
     "generate one with: python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
@@ -31,9 +34,12 @@ class EncryptionSettings:
     kms_key_id: str | None
     kms_encryption_context: dict[str, str]
     kms_region: str | None
-    blind_index_key: bytes = field(repr=False)
+    blind_index_keys: dict[str, bytes] = field(repr=False)  # key id -> 32-byte key
+    blind_index_active: str = BLIND_INDEX_DEFAULT_ID  # the key id new index values are written with
     dek_cache_size: int = 64
     active_key_ttl: float = 60.0
+    rotate_after_encryptions: int = 2**31  # half of NIST SP 800-38D's 2^32 random-nonce limit
+    encryption_reservation: int = 2**16  # encryptions a process counts against a key per database update
 
 
 def decode_key(value: Any, name: str) -> bytes:
@@ -89,6 +95,41 @@ def _parse_local_keks(raw: Any) -> tuple[dict[str, bytes], str]:
     return keys, active
 
 
+def _parse_blind_index_keys(raw: Any) -> tuple[dict[str, bytes], str]:
+    """Plain base64 (one key, id "1"), or {"active": "2", "keys": {"1": "<b64>", "2": "<b64>"}} while
+    rebuild_blind_indexes moves every index to the active key."""
+    name = "FIELD_ENCRYPTION_BLIND_INDEX_KEY"
+    if not (isinstance(raw, str) and raw.lstrip().startswith("{")):
+        return {BLIND_INDEX_DEFAULT_ID: decode_key(raw, name)}, BLIND_INDEX_DEFAULT_ID
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise KeyConfigurationError(
+            f"{name} is not valid JSON ({exc.msg} at position {exc.pos}); expected base64 of 32 bytes, or "
+            f'{{"active": "2", "keys": {{"1": "<base64 32 bytes>", "2": "<base64 32 bytes>"}}}}'
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), dict) or not document["keys"]:
+        raise KeyConfigurationError(
+            f'{name} must be base64 of 32 bytes or a JSON object {{"active": "<key id>", '
+            '"keys": {"<key id>": "<base64 32 bytes>"}} with at least one key'
+        )
+    keys: dict[str, bytes] = {}
+    for key_id, value in document["keys"].items():
+        if not key_id or len(key_id) > 8 or not key_id.isalnum():
+            raise KeyConfigurationError(
+                f"{name} has an invalid key id {key_id!r}: "
+                "use 1-8 letters or digits (it prefixes every index value)"
+            )
+        keys[key_id] = decode_key(value, f"{name} key {key_id!r}")
+    active = document.get("active")
+    if active not in keys:
+        raise KeyConfigurationError(
+            f"{name} 'active' is {active!r}, which is not one of its key ids {sorted(keys)}; "
+            "name the key new index values are written with"
+        )
+    return keys, active
+
+
 def load_settings() -> EncryptionSettings:
     """Parse settings.FIELD_ENCRYPTION; raise KeyConfigurationError naming the first problem found."""
     conf = getattr(settings, "FIELD_ENCRYPTION", None)
@@ -133,8 +174,8 @@ def load_settings() -> EncryptionSettings:
             "FIELD_ENCRYPTION KMS_ENCRYPTION_CONTEXT must be a dict of string keys to strings"
         )
 
-    blind_index_key = decode_key(conf.get("BLIND_INDEX_KEY"), "FIELD_ENCRYPTION_BLIND_INDEX_KEY")
-    if blind_index_key in local_keks.values():
+    blind_index_keys, blind_index_active = _parse_blind_index_keys(conf.get("BLIND_INDEX_KEY"))
+    if set(blind_index_keys.values()) & set(local_keks.values()):
         raise KeyConfigurationError(
             "FIELD_ENCRYPTION_BLIND_INDEX_KEY equals one of the local KEKs; the blind index needs its own key"
         )
@@ -149,6 +190,18 @@ def load_settings() -> EncryptionSettings:
         raise KeyConfigurationError(
             f"FIELD_ENCRYPTION ACTIVE_KEY_TTL is {ttl!r}; it must be a number of seconds >= 0"
         )
+    rotate_after = conf.get("ROTATE_AFTER_ENCRYPTIONS", 2**31)
+    if not isinstance(rotate_after, int) or not 1 <= rotate_after < MAX_ENCRYPTIONS_PER_KEY:
+        raise KeyConfigurationError(
+            f"FIELD_ENCRYPTION ROTATE_AFTER_ENCRYPTIONS is {rotate_after!r}; it must be an integer from 1 "
+            f"to {MAX_ENCRYPTIONS_PER_KEY - 1} (random 96-bit nonces allow 2^32 encryptions per key)"
+        )
+    reservation = conf.get("ENCRYPTION_RESERVATION", 2**16)
+    if not isinstance(reservation, int) or not 1 <= reservation <= rotate_after:
+        raise KeyConfigurationError(
+            f"FIELD_ENCRYPTION ENCRYPTION_RESERVATION is {reservation!r}; it must be an integer from 1 to "
+            f"ROTATE_AFTER_ENCRYPTIONS ({rotate_after})"
+        )
 
     return EncryptionSettings(
         kek_backend=backend,
@@ -157,7 +210,19 @@ def load_settings() -> EncryptionSettings:
         kms_key_id=kms_key_id,
         kms_encryption_context=dict(context),
         kms_region=conf.get("KMS_REGION") or None,
-        blind_index_key=blind_index_key,
+        blind_index_keys=blind_index_keys,
+        blind_index_active=blind_index_active,
         dek_cache_size=cache_size,
         active_key_ttl=float(ttl),
+        rotate_after_encryptions=rotate_after,
+        encryption_reservation=reservation,
     )
+
+
+def require_valid_settings() -> EncryptionSettings:
+    """load_settings() for process start-up (config/wsgi.py): bad key material stops the app from
+    loading, so gunicorn refuses to boot instead of failing on the first encrypted read."""
+    try:
+        return load_settings()
+    except KeyConfigurationError as exc:
+        raise ImproperlyConfigured(f"Field encryption cannot start: {exc}") from None

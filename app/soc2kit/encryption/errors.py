@@ -19,3 +19,7 @@ class DecryptionError(EncryptionError):
 
 class FieldMismatchError(DecryptionError):
     """A ciphertext was encrypted for a different field than the one reading it."""
+
+
+class BlindIndexMismatchError(DecryptionError):
+    """A row's blind index is not the index of its own value (copied from another row)."""

@@ -7,20 +7,59 @@
 The column is `text` holding the versioned ciphertext (see keyring.py). None stays NULL; "", 0 and
 False are encrypted like any other value and come back as themselves. Encrypted columns cannot be
 filtered (the ciphertext is randomised): search through a BlindIndexField instead.
+
+A model with a RowIdentityField binds every encrypted value to its row: a value copied into another
+row fails authentication. Such values are written only through save()/bulk_create() (which know the
+row) and read only through EncryptedManager (which loads the row identity with them).
 """
 
 from __future__ import annotations
 
 import datetime
+import hmac
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable
 
 from django.core.exceptions import FieldError
 from django.db import models
 
 from . import keyring
-from .keyring import FIELD_LABELS, get_keyring
+from .errors import EncryptionError
+from .keyring import FIELD_LABELS, get_keyring, identity_bytes
+
+_UNSET = object()
+
+
+class RowIdentityField(models.UUIDField):
+    """The stable identity every encrypted value of its row is bound to: a random UUID assigned when the
+    instance is created (before insert), unique, never edited. One per model; the model's encrypted
+    fields find it themselves."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", uuid.uuid4)
+        kwargs.setdefault("unique", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        for key, default in (("default", uuid.uuid4), ("unique", True), ("editable", False)):
+            if kwargs.get(key, _UNSET) == default:
+                del kwargs[key]
+        return name, path, args, kwargs
+
+
+def row_identity_field(model) -> RowIdentityField | None:
+    """The model's RowIdentityField, or None (its encrypted values are bound to their field only)."""
+    found = [f for f in model._meta.concrete_fields if isinstance(f, RowIdentityField)]
+    return found[0] if found else None
+
+
+class SealedValue(str):
+    """A ciphertext made in pre_save, where the row is known; get_db_prep_value passes it through."""
+
 
 ALLOWED_LOOKUPS = frozenset({"isnull"})
 
@@ -68,23 +107,61 @@ class EncryptedFieldMixin:
 
     from_text: Callable[[str], object] | None = None  # text -> value; None for string fields
 
-    def get_prep_value(self, value):
+    @property
+    def row_identity(self) -> RowIdentityField | None:
+        found = self.__dict__.get("_row_identity", _UNSET)
+        if found is _UNSET:
+            found = self.__dict__["_row_identity"] = row_identity_field(self.model)
+        return found
+
+    def _plaintext(self, value) -> str | None:
         value = super().get_prep_value(value)
-        if value is None:
+        return None if value is None else self.to_text(value)
+
+    def pre_save(self, model_instance, add):
+        if self.row_identity is None:
+            return super().pre_save(model_instance, add)  # get_db_prep_value encrypts, bound to the field
+        text = self._plaintext(getattr(model_instance, self.attname))
+        if text is None:
             return None
-        return get_keyring().encrypt(self.to_text(value), self.encryption_label)
+        identity = getattr(model_instance, self.row_identity.attname)
+        if identity is None:
+            raise EncryptionError(
+                f"{self.encryption_label}: {self.model._meta.label}.{self.row_identity.name} is empty; "
+                "a row-bound value needs its row identity before it is written"
+            )
+        return SealedValue(get_keyring().encrypt(text, self.encryption_label, identity_bytes(identity)))
+
+    def get_prep_value(self, value):
+        if isinstance(value, SealedValue):
+            return str(value)
+        text = self._plaintext(value)
+        if text is None:
+            return None
+        if self.row_identity is not None:
+            raise EncryptionError(
+                f"{self.encryption_label} is bound to its row, and this write does not say which row: "
+                "write it through save() or bulk_create(), not QuerySet.update() or bulk_update()"
+            )
+        return get_keyring().encrypt(text, self.encryption_label)
 
     def get_db_prep_value(self, value, connection, prepared=False):
         # Skip the parent's DB adaptation (dates, decimals): the column holds text.
         return value if prepared else self.get_prep_value(value)
 
+    def converter(self) -> Callable:
+        """The keyring's converter for this column (see Keyring.converter)."""
+        return (keyring._keyring or get_keyring()).converter(
+            self.encryption_label, self.from_text, self.model._meta.db_table, self.row_identity is not None
+        )
+
     def from_db_value(self, value, expression, connection):
-        return (keyring._keyring or get_keyring()).converter(self.encryption_label, self.from_text)(value)
+        return self.converter()(value)
 
     def get_db_converters(self, connection):
         # A plain function per value read instead of from_db_value's method chain: this is the cost every
         # list view pays once per encrypted column and row.
-        return [(keyring._keyring or get_keyring()).converter(self.encryption_label, self.from_text)]
+        return [self.converter()]
 
 
 class EncryptedCharField(EncryptedFieldMixin, models.CharField):
@@ -146,11 +223,16 @@ NORMALIZERS: dict[str, Callable[[str], str]] = {
 }
 
 
+MAX_INDEX_LENGTH = 80  # "<key id, up to 8>:" + 64 hex digits
+
+
 class BlindIndexField(models.CharField):
-    """HMAC-SHA256 (keyed with FIELD_ENCRYPTION_BLIND_INDEX_KEY) of the normalised source value, as hex.
+    """HMAC-SHA256 (keyed with FIELD_ENCRYPTION_BLIND_INDEX_KEY) of the normalised source value, stored
+    as "<index key id>:<hex>" so the index key can be rotated (rebuild_blind_indexes).
 
     Filled on save from `source`; None when the source is None. Equal normalised values give equal
-    indexes, so `filter(email_index=field.index_for(value))` finds rows without decrypting anything.
+    indexes, so `filter(email_index=field.index_for(value))` finds rows without decrypting anything;
+    blind_lookup() also finds values under older index keys while a rebuild runs.
     """
 
     def __init__(self, *args, source: str, normalizer: str | Callable[[str], str] = "exact", **kwargs):
@@ -160,7 +242,7 @@ class BlindIndexField(models.CharField):
             )
         self.source = source
         self.normalizer = normalizer
-        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("max_length", MAX_INDEX_LENGTH)
         kwargs.setdefault("db_index", True)
         kwargs.setdefault("editable", False)
         kwargs.setdefault("null", True)
@@ -175,7 +257,13 @@ class BlindIndexField(models.CharField):
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
         kwargs["normalizer"] = self.normalizer
-        defaults = {"max_length": 64, "db_index": True, "editable": False, "null": True, "blank": True}
+        defaults = {
+            "max_length": MAX_INDEX_LENGTH,
+            "db_index": True,
+            "editable": False,
+            "null": True,
+            "blank": True,
+        }
         for key, default in defaults.items():
             if key in kwargs and kwargs[key] == default:
                 del kwargs[key]
@@ -186,10 +274,20 @@ class BlindIndexField(models.CharField):
         return func(value if isinstance(value, str) else str(value))
 
     def index_for(self, value) -> str | None:
-        """The index of a plaintext value, for filter(); None for None."""
+        """The index of a plaintext value under the active index key, for filter(); None for None."""
         if value is None:
             return None
         return get_keyring().blind_index(self.index_label, self.normalize(value))
+
+    def candidates_for(self, value) -> list[str]:
+        """Every stored form of the value's index under a configured index key (searches during a rebuild)."""
+        return get_keyring().blind_index_candidates(self.index_label, self.normalize(value))
+
+    def matches(self, stored: str | None, value) -> bool:
+        """Does the stored index belong to this plaintext value (under any configured index key)?"""
+        if stored is None or value is None:
+            return stored is None and value is None
+        return any(hmac.compare_digest(stored, candidate) for candidate in self.candidates_for(value))
 
     def pre_save(self, model_instance, add):
         value = self.index_for(getattr(model_instance, self.source))

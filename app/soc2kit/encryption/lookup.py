@@ -6,6 +6,7 @@ from django.core.exceptions import FieldError
 from django.db.models import QuerySet
 
 from .fields import BlindIndexField
+from .query import DecryptingQuery
 
 
 def blind_index_field(model, name: str) -> BlindIndexField:
@@ -23,7 +24,10 @@ def blind_index_field(model, name: str) -> BlindIndexField:
 def blind_lookup(queryset: QuerySet, **values) -> QuerySet:
     """blind_lookup(Customer.objects, email="A@B.com") -> rows whose normalised email matches exactly.
 
-    Keyword names are encrypted fields (or their index fields); several keywords are ANDed.
+    Keyword names are encrypted fields (or their index fields); several keywords are ANDed. The index is
+    looked up under every configured index key, so searches keep working while rebuild_blind_indexes
+    runs. On an EncryptedManager queryset every row found is checked: its stored index must be the
+    index of its own decrypted value (an index copied from another row raises BlindIndexMismatchError).
     """
     if not values:
         raise TypeError("blind_lookup needs at least one field=value pair")
@@ -32,5 +36,7 @@ def blind_lookup(queryset: QuerySet, **values) -> QuerySet:
         if value is None:
             raise ValueError(f"blind_lookup({name}=None): search for missing values with {name}__isnull=True")
         field = blind_index_field(queryset.model, name)
-        queryset = queryset.filter(**{field.name: field.index_for(value)})
+        queryset = queryset.filter(**{f"{field.name}__in": field.candidates_for(value)})
+        if isinstance(queryset.query, DecryptingQuery):
+            queryset.query.verified_blind_indexes = (*queryset.query.verified_blind_indexes, field.name)
     return queryset

@@ -16,6 +16,11 @@ class DataKey(models.Model):
     wrapped_key = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
     rewrapped_at = models.DateTimeField(null=True, blank=True)
+    # Upper bound of the values encrypted with this key, across processes (reserved in blocks).
+    encryptions_reserved = models.BigIntegerField(default=0)
+    # Set when rotation found no row on this key. The key is never deleted: a writer that encrypted
+    # with it in a transaction still open may commit later, and its rows must stay readable.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("version",)

@@ -1,5 +1,6 @@
 """`python -m kit.verify ENV [WEB]` (`make verify ENV=... [WEB=...] [CHECKS=id,id]`): verify the deployed
-controls, write the evidence folder, exit 1 when any check did not pass (2 when verify could not start)."""
+controls and write the evidence folder. Exit 0: every control that applies passed; 1: a control failed
+(or an exception expired); 3: none failed but some could not run; 2: verify could not start."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from .. import KitError, aws, check_env, check_web, local
+from ..preflight import context, export_stack_profile
 from . import thresholds as threshold_file
 from .context import Context, Site
 from .hosts import AnsibleHosts, PodmanHosts
@@ -40,14 +41,7 @@ def local_context(web: str, scratch: Path) -> tuple[Context, dict[str, str]]:
     scenario = local.scenario_for(web)
     container = scenario.container("app_hosts")
     podman_env = local.molecule_env()
-    running = subprocess.run(  # noqa: S603
-        [local.podman(), "inspect", "--format", "{{.State.Running}}", container],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **podman_env},
-    )
-    if running.stdout.strip() != "true":
+    if not local.container_running(container):
         raise KitError(
             f"the local stack is not running (container {container} of scenario {scenario.name})",
             f"run `make deploy ENV=local{' WEB=apache' if web == 'apache' else ''}` first",
@@ -109,7 +103,9 @@ def tool_paths() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kit.verify", description=__doc__)
     parser.add_argument("env", help="local, dev, staging or prod")
-    parser.add_argument("web", nargs="?", default="nginx", help="nginx (default) or apache")
+    parser.add_argument(
+        "web", nargs="?", default="", help="nginx or apache (default: ENV's recorded choice; nginx for local)"
+    )
     parser.add_argument(
         "--checks",
         default=os.environ.get("CHECKS", ""),
@@ -117,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        env, web = check_env(args.env), check_web(args.web)
+        env = check_env(args.env)
+        web = check_web(args.web) if args.web else ""
+        if env == "local":
+            web = web or "nginx"
+        else:
+            # boto3 (aws_live) and Ansible use the stack's aws:profile, as Pulumi does.
+            export_stack_profile(context(env), os.environ)
+            web = aws.resolve_web(env, web)
         only = {item.strip() for item in args.checks.split(",") if item.strip()} or None
         checks = checks_for(env, only)
         for tool in ("testssl", "node", "npm"):
@@ -139,13 +142,10 @@ def main(argv: list[str] | None = None) -> int:
                     "note: the hosts hold no app secrets yet (no secrets.env, no secret ARNs)",
                     file=sys.stderr,
                 )
-            code, _ = run_all(ctx, checks, Scrubber(known), extra=extra)
+            code, _ = run_all(ctx, checks, Scrubber(known), extra=extra, only=only)
             return code
     except KitError as error:
-        print(f"ERROR: {error.what}", file=sys.stderr)
-        if error.fix:
-            print(f"How to fix: {error.fix}", file=sys.stderr)
-        return 2
+        return error.report()
 
 
 if __name__ == "__main__":

@@ -9,12 +9,16 @@ import shlex
 from datetime import UTC, datetime
 from typing import Any
 
+import yaml
+
 from .. import local
 from .context import Context
 from .result import ERROR, FAIL, INFO, PASS, Attachment, CheckError, Outcome
 
 MANAGE = local.MANAGE_COMMAND
 _ISSUES = re.compile(r"System check identified (\d+|no) issues?")
+_ISSUE_ID = re.compile(r"^\s*\S+: \((\w+\.[A-Z]\d{3})\)", re.MULTILINE)
+HSTS_PRELOAD_WARNING = "security.W021"
 _CHAIN_OK = re.compile(r"audit chain OK: (\d+) entries verified")
 # Read-only listing of the data keys (no key material): the encryption app has no JSON listing command.
 KEY_LISTING = (
@@ -35,24 +39,55 @@ def manage(ctx: Context, host: str, *args: str) -> tuple[int, str]:
     return done.returncode, done.output
 
 
-def evaluate_check_deploy(outputs: dict[str, tuple[int, str]]) -> Outcome:
+def accepted_decisions(ctx: Context) -> dict[str, str]:
+    """check --deploy warnings that are a documented decision of this ENV, with the decision.
+
+    Only W021 (no HSTS preload), and only where the AWS inventory declines preload explicitly:
+    `soc2kit_hsts_preload: false` in its site.yml. An unset or non-boolean value accepts nothing.
+    """
+    if ctx.inventory is None:
+        return {}
+    site = ctx.inventory / "group_vars" / "app_hosts" / "site.yml"
+    try:
+        data = yaml.safe_load(site.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    if isinstance(data, dict) and data.get("soc2kit_hsts_preload") is False:
+        shown = "/".join(site.parts[-6:])
+        return {HSTS_PRELOAD_WARNING: f"HSTS preload declined (soc2kit_hsts_preload: false in {shown})"}
+    return {}
+
+
+def evaluate_check_deploy(
+    outputs: dict[str, tuple[int, str]], accepted: dict[str, str] | None = None
+) -> Outcome:
+    """Every host must report no issue, apart from the `accepted` ones (issue id -> documented decision)."""
+    accepted = accepted or {}
     figures: dict[str, Any] = {}
+    if not outputs:
+        return Outcome(ERROR, "nothing was checked: no app host")
     problems = []
+    decisions: set[str] = set()
     for host, (code, output) in outputs.items():
         match = _ISSUES.search(output)
         issues = 0 if match and match.group(1) == "no" else int(match.group(1)) if match else None
-        figures[host] = {"exit_status": code, "issues": issues}
+        ids = _ISSUE_ID.findall(output)
+        figures[host] = {"exit_status": code, "issues": issues, "issue_ids": ids}
         if issues is None:
             problems.append(f"{host}: check did not complete (exit {code}): {output.strip()[-200:]}")
+        elif issues and len(ids) == issues and all(issue in accepted for issue in ids):
+            figures[host]["accepted"] = {issue: accepted[issue] for issue in ids}
+            decisions.update(accepted[issue] for issue in ids)
         elif issues or code != 0:
             found = [line.strip() for line in output.splitlines() if re.match(r"\s*\?: \(|\s*\S+: \(", line)]
             problems.append(f"{host}: {issues} issue(s) {'; '.join(found[:4])}")
     if problems:
         status = ERROR if all(f["issues"] is None for f in figures.values()) else FAIL
         return Outcome(status, "; ".join(problems), figures)
-    return Outcome(
-        PASS, "manage.py check --deploy (production settings): no issues on " + ", ".join(outputs), figures
-    )
+    summary = "manage.py check --deploy (production settings): no issues on " + ", ".join(outputs)
+    if decisions:
+        summary += " other than the documented decision: " + "; ".join(sorted(decisions))
+    return Outcome(PASS, summary, figures)
 
 
 def check_deploy(ctx: Context) -> tuple[Outcome, list[Attachment]]:
@@ -60,7 +95,7 @@ def check_deploy(ctx: Context) -> tuple[Outcome, list[Attachment]]:
         host: manage(ctx, host, "check", "--deploy", "--fail-level", "WARNING") for host in ctx.hosts.names
     }
     attachments = [Attachment(f"{host}-check-deploy.txt", output) for host, (_, output) in outputs.items()]
-    return evaluate_check_deploy(outputs), attachments
+    return evaluate_check_deploy(outputs, accepted_decisions(ctx)), attachments
 
 
 def evaluate_audit_chain(outputs: dict[str, tuple[int, str]]) -> Outcome:
@@ -78,6 +113,14 @@ def evaluate_audit_chain(outputs: dict[str, tuple[int, str]]) -> Outcome:
             broken.append(f"{host}: {line}")
     if broken:
         return Outcome(FAIL, "; ".join(broken), figures)
+    if not any(f["entries_verified"] for f in figures.values()):
+        # An empty chain proves nothing about tampering: never a pass.
+        return Outcome(
+            ERROR,
+            "nothing was checked: the audit chain has 0 entries (no audited action yet; "
+            "log in to the app once and run again)",
+            figures,
+        )
     counts = ", ".join(f"{h} {f['entries_verified']} entries" for h, f in figures.items())
     return Outcome(PASS, f"audit chain intact: {counts}", figures)
 

@@ -22,6 +22,8 @@ def parse_exposure(output: str) -> tuple[float, str] | None:
 def evaluate_systemd(measured: dict[str, dict[str, Any]], limits: dict[str, float]) -> Outcome:
     """measured: host -> unit -> exposure (float) or an error text."""
     figures: dict[str, Any] = {"limits": limits, "exposure": measured}
+    if not any(units for units in measured.values()):
+        return Outcome(ERROR, "nothing was checked: no host and no unit measured", figures)
     problems = []
     for host, units in measured.items():
         for unit, value in units.items():
@@ -75,6 +77,8 @@ def parse_lynis_report(text: str) -> dict[str, Any]:
 
 def evaluate_lynis(reports: dict[str, dict[str, Any]], minimum: int) -> Outcome:
     figures: dict[str, Any] = {"minimum": minimum, "hosts": reports}
+    if not reports:
+        return Outcome(ERROR, "nothing was checked: no host's Lynis report", figures)
     missing = [host for host, report in reports.items() if report.get("hardening_index") is None]
     if missing:
         return Outcome(ERROR, f"no hardening index in the Lynis report of {', '.join(missing)}", figures)

@@ -11,11 +11,15 @@ import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from .result import ERROR, FAIL, INFO, PASS, CheckResult
+from .controls import SUITE_CONTROLS
+from .exceptions import ControlException
+from .provenance import Provenance, banner
+from .registry import CHECKS
+from .result import ERROR, FAIL, INFO, LABELS, NOT_APPLICABLE, PASS, CheckResult, ControlRow, exit_code
 from .secrets import Scrubber
 
 # What each Trust Services Criterion asks (AICPA TSC 2017, revised points of focus 2022), in short.
@@ -31,7 +35,8 @@ CRITERIA = {
     "C1.1": "Confidential information is identified and protected (encryption at rest, key management)",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-STATUS_LABEL = {PASS: "PASS", FAIL: "FAIL", ERROR: "ERROR", INFO: "INFO"}
+STATUS_LABEL = LABELS
+EXCEPTIONS_FILE = "scripts/kit/verify/exceptions.yml"
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -47,28 +52,70 @@ class RunInfo:
     env: str
     web: str
     started: datetime
+    ended: datetime
     target: str
-    commit: str
+    provenance: Provenance
     thresholds_file: str
+    exceptions: Sequence[ControlException]
     extra: Mapping[str, Any]
 
 
-def summary_rows(results: Sequence[CheckResult]) -> list[tuple[str, str, str, str]]:
+def reasons_by_control() -> dict[str, Mapping[str, str]]:
+    """control id -> {criterion: why}: the written reason of every mapping."""
+    return {
+        **{check.check_id: check.mapping for check in CHECKS},
+        **{f"testinfra:{item.module}": item.mapping for item in SUITE_CONTROLS},
+    }
+
+
+def exception_rows(items: Sequence[ControlException], today: date) -> list[ControlRow]:
+    """An expired exception is a failure of its own, until it is renewed or removed."""
     return [
-        (STATUS_LABEL[result.status], result.title, ", ".join(result.criteria), result.summary)
-        for result in results
+        ControlRow(
+            f"exception:{item.control}:{item.finding}",
+            f"Exception {item.finding} of {item.control} (owner: {item.owner})",
+            (),
+            EXCEPTIONS_FILE,
+            FAIL,
+            f"expired on {item.expires}: renew it (new review and expiry) or remove it",
+        )
+        for item in items
+        if item.expired(today)
     ]
 
 
-def terminal_table(results: Sequence[CheckResult]) -> str:
-    rows = [("STATUS", "CHECK", "TSC", "RESULT"), *summary_rows(results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in rows]
-    failed = sum(result.failed for result in results)
-    lines.append(
-        f"{len(results)} checks: {sum(r.status == PASS for r in results)} passed, "
-        f"{failed} failed or could not run, {sum(r.status == INFO for r in results)} informational"
+def all_rows(
+    info: RunInfo, results: Sequence[CheckResult], not_applicable: Sequence[ControlRow] = ()
+) -> list[ControlRow]:
+    rows = [row for result in results for row in result.rows()]
+    return rows + exception_rows(info.exceptions, info.started.date()) + list(not_applicable)
+
+
+def counts_line(rows: Sequence[ControlRow]) -> str:
+    count = {status: sum(row.status == status for row in rows) for status in STATUS_LABEL}
+    return (
+        f"{len(rows)} controls: {count[PASS]} passed, {count[FAIL]} failed, {count[ERROR]} could not run, "
+        f"{count[NOT_APPLICABLE]} not applicable, {count[INFO]} informational"
     )
+
+
+def verdict(rows: Sequence[ControlRow]) -> str:
+    code = exit_code(list(rows))
+    if code == 1:
+        return f"{sum(r.status == FAIL for r in rows)} CONTROL(S) FAILED"
+    if code == 3:
+        return f"NO FAILURE, BUT {sum(r.status == ERROR for r in rows)} CONTROL(S) COULD NOT RUN"
+    return "EVERY CONTROL THAT APPLIES VERIFIED"
+
+
+def terminal_table(rows: Sequence[ControlRow]) -> str:
+    table = [("STATUS", "CONTROL", "TSC", "RESULT")]
+    table += [(STATUS_LABEL[r.status], r.title, ", ".join(r.criteria), r.summary) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    lines = [
+        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in table
+    ]
+    lines.append(counts_line(rows))
     return "\n".join(lines)
 
 
@@ -76,34 +123,66 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(info: RunInfo, results: Sequence[CheckResult]) -> str:
-    failed = [r for r in results if r.failed]
-    verdict = "ALL CONTROLS VERIFIED" if not failed else f"{len(failed)} CHECK(S) NOT PASSED"
-    out = [
-        f"# SOC2 control verification: ENV={info.env}",
-        "",
-        f"- Result: **{verdict}**",
-        f"- Run started: {info.started.strftime('%Y-%m-%d %H:%M:%S UTC')}",
+def render_markdown(
+    info: RunInfo, results: Sequence[CheckResult], not_applicable: Sequence[ControlRow] = ()
+) -> str:
+    today = info.started.date()
+    rows = all_rows(info, results, not_applicable)
+    who = info.provenance
+    out = [f"# SOC2 control verification: ENV={info.env}", ""]
+    if banner(info.env):
+        out += [f"> **{banner(info.env)}**", ""]
+    out += [
+        f"- Result: **{verdict(rows)}** ({counts_line(rows)})",
+        *who.markdown_lines("Run by", info.started, info.ended),
         f"- Target: {info.target} (web server: {info.web})",
-        f"- Kit commit: `{info.commit}`",
-        f"- Thresholds: `{info.thresholds_file}`",
+        f"- Thresholds: `{info.thresholds_file}`; exceptions: `{EXCEPTIONS_FILE}`",
         *(f"- {key}: {value}" for key, value in info.extra.items()),
         "",
-        "## Summary",
+        "## Controls",
         "",
-        "| status | check | criteria | result |",
-        "|---|---|---|---|",
-        *(f"| {s} | {_md_cell(t)} | {c} | {_md_cell(r)} |" for s, t, c, r in summary_rows(results)),
+        "One row per control (the testinfra suite: one row per test module; each test's result is in the "
+        "JUnit attachment). COULD NOT RUN claims nothing about the control: it is neither a pass nor a "
+        "failure, and the run exits 3 when that is all that went wrong.",
         "",
-        "## Trust Services Criteria covered",
+        "| status | control | test | criteria | result |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {STATUS_LABEL[r.status]} | {_md_cell(r.title)} | `{r.test}` | {', '.join(r.criteria) or '-'} "
+            f"| {_md_cell(r.summary)} |"
+            for r in rows
+        ),
         "",
-        "| criterion | what it asks | checks (status) |",
+    ]
+    for status, heading in ((FAIL, "Failed"), (ERROR, "Could not run"), (NOT_APPLICABLE, "Not applicable")):
+        chosen = [row for row in rows if row.status == status]
+        out += [f"## {heading} ({len(chosen)})", ""]
+        out += [f"- {row.title}: {row.summary}" for row in chosen] or ["- none"]
+        out.append("")
+    out += [
+        "## Exceptions",
+        "",
+        "| control | finding | reason | owner | expires | state |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {e.control} | {e.finding} | {_md_cell(e.reason)} | {_md_cell(e.owner)} | {e.expires} | "
+            f"{'EXPIRED (a failure)' if e.expired(today) else 'in force'} |"
+            for e in info.exceptions
+        ),
+        "",
+        "## Trust Services Criteria covered, and why",
+        "",
+        "| criterion | what it asks | control (status): why it is evidence |",
         "|---|---|---|",
     ]
+    reasons = reasons_by_control()
     for criterion, meaning in CRITERIA.items():
-        covering = [r for r in results if criterion in r.criteria]
+        covering = [r for r in rows if criterion in r.criteria and r.status != NOT_APPLICABLE]
         if covering:
-            names = "; ".join(f"{r.title} ({STATUS_LABEL[r.status]})" for r in covering)
+            names = "; ".join(
+                f"{r.title} ({STATUS_LABEL[r.status]}): {reasons.get(r.control_id, {}).get(criterion, '')}"
+                for r in covering
+            )
             out.append(f"| {criterion} | {meaning} | {_md_cell(names)} |")
     out += ["", "## Checks", ""]
     for result in results:
@@ -125,23 +204,48 @@ def render_markdown(info: RunInfo, results: Sequence[CheckResult]) -> str:
     return "\n".join(out)
 
 
-def render_json(info: RunInfo, results: Sequence[CheckResult]) -> str:
+def render_json(
+    info: RunInfo, results: Sequence[CheckResult], not_applicable: Sequence[ControlRow] = ()
+) -> str:
+    rows = all_rows(info, results, not_applicable)
     data = {
         "env": info.env,
         "web": info.web,
+        "not_production": banner(info.env),
         "started": info.started.isoformat(),
+        "ended": info.ended.isoformat(),
         "target": info.target,
-        "commit": info.commit,
+        **info.provenance.as_dict(),
         "thresholds_file": info.thresholds_file,
         "extra": dict(info.extra),
-        "passed": not any(r.failed for r in results),
-        "criteria": {k: v for k, v in CRITERIA.items() if any(k in r.criteria for r in results)},
+        "passed": exit_code(rows) == 0,
+        "exit_code": exit_code(rows),
+        "summary": counts_line(rows),
+        "controls": [
+            {
+                "id": row.control_id,
+                "title": row.title,
+                "test": row.test,
+                "criteria": list(row.criteria),
+                "status": row.status,
+                "summary": row.summary,
+            }
+            for row in rows
+        ],
+        "exceptions": [item.as_dict(info.started.date()) for item in info.exceptions],
+        "criteria": {k: v for k, v in CRITERIA.items() if any(k in r.criteria for r in rows)},
         "checks": [r.as_dict() for r in results],
     }
     return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
 
 
-def write_report(base: Path, info: RunInfo, results: Sequence[CheckResult], scrubber: Scrubber) -> Path:
+def write_report(
+    base: Path,
+    info: RunInfo,
+    results: Sequence[CheckResult],
+    scrubber: Scrubber,
+    not_applicable: Sequence[ControlRow] = (),
+) -> Path:
     """Writes the scrubbed folder and returns it; raises SecretLeakError (folder removed) on a leak."""
     for result in results:
         result.summary = scrubber.scrub(result.summary)
@@ -155,8 +259,10 @@ def write_report(base: Path, info: RunInfo, results: Sequence[CheckResult], scru
         for result in results:
             for attachment in result.attachments:
                 (folder / "attachments" / attachment.name).write_text(attachment.content, encoding="utf-8")
-        (folder / "report.md").write_text(scrubber.scrub(render_markdown(info, results)), encoding="utf-8")
-        (folder / "report.json").write_text(scrubber.scrub(render_json(info, results)), encoding="utf-8")
+        markdown = render_markdown(info, results, not_applicable)
+        (folder / "report.md").write_text(scrubber.scrub(markdown), encoding="utf-8")
+        as_json = render_json(info, results, not_applicable)
+        (folder / "report.json").write_text(scrubber.scrub(as_json), encoding="utf-8")
         scrubber.scan_folder(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

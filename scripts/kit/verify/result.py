@@ -11,7 +11,11 @@ FAIL = "fail"
 ERROR = "error"
 # Informational (for the periodic review): shown, neither pass nor fail.
 INFO = "info"
-STATUSES = (PASS, FAIL, ERROR, INFO)
+# The control does not exist in this ENV (an AWS service on ENV=local) or was not selected: with a reason.
+NOT_APPLICABLE = "not_applicable"
+STATUSES = (PASS, FAIL, ERROR, INFO, NOT_APPLICABLE)
+# How people read each status (an ERROR is a check that could not run, never a failed control).
+LABELS = {PASS: "PASS", FAIL: "FAIL", ERROR: "COULD NOT RUN", INFO: "INFO", NOT_APPLICABLE: "N/A"}
 
 
 @dataclass
@@ -22,6 +26,18 @@ class Attachment:
     content: str
 
 
+@dataclass(frozen=True)
+class ControlRow:
+    """One control in the report: what it is, its criteria, the test that proves it, its result."""
+
+    control_id: str
+    title: str
+    criteria: tuple[str, ...]
+    test: str
+    status: str
+    summary: str
+
+
 @dataclass
 class Outcome:
     """The verdict of a check's evaluation of its tool's output."""
@@ -29,6 +45,7 @@ class Outcome:
     status: str
     summary: str
     figures: dict[str, Any] = field(default_factory=dict)
+    controls: list[ControlRow] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -45,10 +62,29 @@ class CheckResult:
     figures: dict[str, Any] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
     duration_s: float = 0.0
+    # What produced the verdict (the check function), for the report's "test" column.
+    test: str = ""
+    # The controls this check evidences, when it covers several (testinfra: one row per test module).
+    controls: list[ControlRow] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return self.status in (FAIL, ERROR)
+        return self.status == FAIL
+
+    @property
+    def could_not_run(self) -> bool:
+        return self.status == ERROR
+
+    def rows(self) -> list[ControlRow]:
+        """The report's rows: one per control this check evidences (itself, when it covers one). A check
+        that failed or could not run as a whole (pytest killed, exit code) keeps its own row as well."""
+        own = ControlRow(self.check_id, self.title, self.criteria, self.test, self.status, self.summary)
+        if not self.controls:
+            return [own]
+        rows = list(self.controls)
+        if self.status in (FAIL, ERROR) and not any(row.status == self.status for row in rows):
+            rows.insert(0, own)
+        return rows
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +96,29 @@ class CheckResult:
             "figures": self.figures,
             "attachments": [f"attachments/{item.name}" for item in self.attachments],
             "duration_s": round(self.duration_s, 1),
+            "test": self.test,
+            "controls": [
+                {
+                    "id": row.control_id,
+                    "title": row.title,
+                    "criteria": list(row.criteria),
+                    "test": row.test,
+                    "status": row.status,
+                    "summary": row.summary,
+                }
+                for row in self.controls
+            ],
         }
+
+
+def exit_code(rows: list[ControlRow]) -> int:
+    """0: every control passed (or was informational / not applicable); 1: a control failed;
+    3: none failed but at least one could not run (so nothing is claimed about it)."""
+    if any(row.status == FAIL for row in rows):
+        return 1
+    if any(row.status == ERROR for row in rows):
+        return 3
+    return 0
 
 
 class CheckError(Exception):

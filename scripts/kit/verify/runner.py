@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -13,27 +12,36 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import ROOT, KitError
+from . import registry
 from .context import Context
+from .provenance import Provenance, banner, collect
 from .registry import Check
-from .report import CRITERIA, RunInfo, terminal_table, write_report
-from .result import ERROR, INFO, PASS, CheckError, CheckResult, Outcome
+from .report import CRITERIA, RunInfo, all_rows, terminal_table, write_report
+from .result import (
+    ERROR,
+    LABELS,
+    NOT_APPLICABLE,
+    Attachment,
+    CheckError,
+    CheckResult,
+    ControlRow,
+    Outcome,
+    exit_code,
+)
 from .secrets import Scrubber
 
 EVIDENCE_DIR = ROOT / "evidence"
-LABEL = {PASS: "PASS", INFO: "INFO", ERROR: "ERROR", "fail": "FAIL"}
 
 
 def run_check(check: Check, ctx: Context) -> CheckResult:
     started = time.monotonic()
-    attachments = []
+    attachments: list[Attachment] = []
     try:
         outcome, attachments = check.run(ctx)
     except (CheckError, KitError) as error:
         outcome = Outcome(ERROR, f"could not run: {getattr(error, 'what', None) or error}")
     except Exception as error:  # a bug in a check must not stop the others, and must not pass
         outcome = Outcome(ERROR, f"the check crashed: {type(error).__name__}: {error}")
-        from .result import Attachment
-
         attachments = [Attachment("traceback.txt", traceback.format_exc())]
     for criterion in check.criteria:
         if criterion not in CRITERIA:
@@ -49,21 +57,22 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
         figures=outcome.figures,
         attachments=list(attachments),
         duration_s=time.monotonic() - started,
+        test=check_test(check),
+        controls=list(outcome.controls),
     )
 
 
-def git_commit() -> str:
-    try:
-        done = subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except OSError:
-        return "unknown"
-    return done.stdout.strip() or "unknown"
+def check_test(check: Check) -> str:
+    """Where the check's verdict is computed: scripts/kit/verify/<module>.py::<function>."""
+    module = check.run.__module__.rsplit(".", 1)[-1]
+    return f"scripts/kit/verify/{module}.py::{getattr(check.run, '__name__', check.check_id)}"
+
+
+def not_applicable_rows(env: str, only: set[str] | None) -> list[ControlRow]:
+    return [
+        ControlRow(check.check_id, check.title, check.criteria, check_test(check), NOT_APPLICABLE, reason)
+        for check, reason in registry.not_applicable(env, only)
+    ]
 
 
 def run_all(
@@ -74,9 +83,24 @@ def run_all(
     evidence_dir: Path = EVIDENCE_DIR,
     out: TextIO = sys.stderr,
     extra: dict[str, str] | None = None,
+    only: set[str] | None = None,
+    provenance: Provenance | None = None,
 ) -> tuple[int, Path]:
-    """Runs every check (a failure does not stop the others); returns (exit code, evidence folder)."""
+    """Runs every check (a failure does not stop the others); returns (exit code, evidence folder).
+
+    Exit code: 0 every control that applies passed; 1 a control failed (an expired exception too);
+    3 no control failed but at least one could not run."""
+    known = {check.check_id for check in registry.CHECKS}
+    for item in ctx.thresholds.exceptions:  # before any check runs: a typo must not waste a run
+        if item.control not in known:
+            raise KitError(
+                f"exceptions.yml names unknown control {item.control!r}",
+                f"use a check id: {', '.join(sorted(known))}",
+            )
     started = datetime.now(UTC)
+    who = provenance or collect(ctx.env)
+    if banner(ctx.env):
+        print(f"==> {banner(ctx.env)}", file=out, flush=True)
     results: list[CheckResult] = []
     print(
         f"==> make verify ENV={ctx.env} WEB={ctx.web}: {len(checks)} checks against {ctx.site.display}",
@@ -88,29 +112,33 @@ def run_all(
         result = run_check(check, ctx)
         # The progress line shows the scrubbed summary: no secret on the terminal either.
         summary = scrubber.scrub(result.summary)
-        print(f"    {LABEL[result.status]} in {result.duration_s:.1f} s: {summary}", file=out, flush=True)
+        print(f"    {LABELS[result.status]} in {result.duration_s:.1f} s: {summary}", file=out, flush=True)
         results.append(result)
     info = RunInfo(
         env=ctx.env,
         web=ctx.web,
         started=started,
+        ended=datetime.now(UTC),
         target=ctx.site.display,
-        commit=git_commit(),
+        provenance=who,
+        exceptions=ctx.thresholds.exceptions,
         thresholds_file=str(Path(ctx.thresholds.source).resolve().relative_to(ROOT))
         if Path(ctx.thresholds.source).resolve().is_relative_to(ROOT)
         else ctx.thresholds.source,
         extra={**(extra or {}), "Secret values (and parts) scrubbed": str(len(scrubber))},
     )
-    folder = write_report(evidence_dir, info, results, scrubber)
+    skipped = not_applicable_rows(ctx.env, only)
+    folder = write_report(evidence_dir, info, results, scrubber, skipped)
+    rows = all_rows(info, results, skipped)
     print("", file=out)
-    print(scrubber.scrub(terminal_table(results)), file=out)
+    print(scrubber.scrub(terminal_table(rows)), file=out)
     shown = folder.relative_to(evidence_dir.parent) if folder.is_relative_to(evidence_dir.parent) else folder
     print(
         f"Evidence: {shown}/report.md (and report.json, attachments/)",
         file=out,
         flush=True,
     )
-    return (1 if any(result.failed for result in results) else 0), folder
+    return exit_code(rows), folder
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import KitError
+from . import exceptions as exception_file
 
 DEFAULT_FILE = Path(__file__).with_name("thresholds.yml")
 GRADES = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F")
@@ -25,9 +27,11 @@ class Thresholds:
     observatory_min_grade: str
     observatory_min_score: int
     testssl_failing_severities: tuple[str, ...]
+    # Read from exceptions.yml (active entries only), not from this file.
     testssl_exceptions: dict[str, str]
     pip_audit_ignore: dict[str, str]
     source: str
+    exceptions: tuple[exception_file.ControlException, ...] = ()
 
     def units(self, web: str) -> dict[str, float]:
         """Unit -> maximum exposure for the app, the chosen web server and log shipping."""
@@ -55,15 +59,25 @@ def _units(path: Path, key: str, value: Any) -> dict[str, float]:
     return value
 
 
-def load(path: Path | None = None) -> Thresholds:
+def load(
+    path: Path | None = None, exceptions_path: Path | None = None, today: date | None = None
+) -> Thresholds:
+    """`today` decides which exceptions are still in force (the real date unless a test pins it)."""
     path = path or Path(os.environ.get("KIT_VERIFY_THRESHOLDS") or DEFAULT_FILE)
+    today = today or datetime.now(UTC).date()
+    accepted = exception_file.load(exceptions_path, today=today)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise KitError(f"cannot read the verify thresholds {path}: {error}", "restore it from git") from error
     if not isinstance(data, dict):
         raise KitError(f"{path} is not a YAML mapping", "restore it from git")
-    expected = set(Thresholds.__dataclass_fields__) - {"source"}
+    expected = set(Thresholds.__dataclass_fields__) - {
+        "source",
+        "exceptions",
+        "testssl_exceptions",
+        "pip_audit_ignore",
+    }
     missing, unknown = expected - set(data), set(data) - expected
     if missing or unknown:
         raise KitError(
@@ -86,10 +100,6 @@ def load(path: Path | None = None) -> Thresholds:
     severities = data["testssl_failing_severities"]
     if not isinstance(severities, list) or not severities or any(s not in SEVERITIES for s in severities):
         raise _fail(path, "testssl_failing_severities", f"is {severities!r}; a list from {SEVERITIES}")
-    for key in ("testssl_exceptions", "pip_audit_ignore"):
-        value = data[key]
-        if not isinstance(value, dict) or any(not str(reason).strip() for reason in value.values()):
-            raise _fail(path, key, "must map each id to the reason it is accepted (a non-empty text)")
     return Thresholds(
         lynis_min_hardening_index=int(
             _number(path, "lynis_min_hardening_index", data["lynis_min_hardening_index"], 0, 100)
@@ -104,7 +114,8 @@ def load(path: Path | None = None) -> Thresholds:
             _number(path, "observatory_min_score", data["observatory_min_score"], 0, 200)
         ),
         testssl_failing_severities=tuple(severities),
-        testssl_exceptions={str(k): str(v) for k, v in data["testssl_exceptions"].items()},
-        pip_audit_ignore={str(k): str(v) for k, v in data["pip_audit_ignore"].items()},
+        testssl_exceptions=exception_file.active_findings(accepted, "testssl", today),
+        pip_audit_ignore=exception_file.active_findings(accepted, "pip_audit", today),
         source=str(path),
+        exceptions=accepted,
     )

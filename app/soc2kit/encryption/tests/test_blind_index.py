@@ -2,17 +2,23 @@
 
 import hashlib
 import hmac
+import io
+import json
 
 import pytest
 from django.core.exceptions import FieldError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from soc2kit.encryption.config import load_settings
+from soc2kit.encryption.errors import BlindIndexMismatchError
 from soc2kit.encryption.fields import BlindIndexField, normalize_casefold, normalize_compact_upper
 from soc2kit.encryption.keyring import Keyring
 from soc2kit.encryption.lookup import blind_lookup
+from soc2kit.encryption.management.commands.rebuild_blind_indexes import Command as RebuildCommand
 
-from .conftest import new_key, raw_column
+from .conftest import new_key, raw_column, write_raw
 from .testapp.models import Person
 
 pytestmark = pytest.mark.django_db
@@ -60,9 +66,12 @@ def test_index_is_hmac_sha256_with_the_dedicated_key(people):
     stored = raw_column(Person, "email_index", people[1].pk)
     conf = load_settings()
     field_key = hmac.new(
-        conf.blind_index_key, b"soc2kit-blind-index:encryption_testapp.Person.email_index", hashlib.sha256
+        conf.blind_index_keys["1"],
+        b"soc2kit-blind-index:encryption_testapp.Person.email_index",
+        hashlib.sha256,
     )
-    assert stored == hmac.new(field_key.digest(), b"grace@example.com", hashlib.sha256).hexdigest()
+    # "<index key id>:<hex HMAC>": the key version travels with the value.
+    assert stored == "1:" + hmac.new(field_key.digest(), b"grace@example.com", hashlib.sha256).hexdigest()
     # Not the plain hash, and different per index field for the same value.
     assert stored != hashlib.sha256(b"grace@example.com").hexdigest()
     assert Person._meta.get_field("national_id_index").index_for("x") != Person._meta.get_field(
@@ -109,3 +118,72 @@ def test_lookup_errors_are_clear(people):
         blind_lookup(Person.objects, email=None)
     with pytest.raises(ValueError, match="normalizer 'soundex' is unknown"):
         BlindIndexField(source="email", normalizer="soundex")
+
+
+def _index_keys(active: str, **keys: str) -> str:
+    return json.dumps({"active": active, "keys": keys})
+
+
+def test_an_index_copied_from_another_row_is_caught_on_search(people):
+    ada, grace = people[0], people[1]
+    write_raw(Person, "email_index", ada.pk, raw_column(Person, "email_index", grace.pk))
+    with pytest.raises(
+        BlindIndexMismatchError,
+        match=rf"Person\.email_index \(table encryption_testapp_person, row id {ada.pk}\) "
+        r"is not the index of the row's email",
+    ):
+        list(blind_lookup(Person.objects, email="grace@example.com"))
+    with pytest.raises(BlindIndexMismatchError):
+        list(blind_lookup(Person.objects, email="grace@example.com").values_list("pk", flat=True))
+    assert blind_lookup(Person.objects, email="grace@example.com").count() == 2  # counting decrypts nothing
+
+
+def test_blind_index_key_rotation_keeps_searches_working(people, settings, encryption_settings):
+    old = encryption_settings["BLIND_INDEX_KEY"]
+    legacy = people[2]  # an index written before index values carried their key id
+    write_raw(Person, "email_index", legacy.pk, raw_column(Person, "email_index", legacy.pk).split(":", 1)[1])
+    assert blind_lookup(Person.objects, email="").get() == legacy
+    settings.FIELD_ENCRYPTION = {
+        **encryption_settings,
+        "BLIND_INDEX_KEY": _index_keys("2", **{"1": old, "2": new_key()}),
+    }
+    extra = Person.objects.create(full_name="New", email="new@example.com", national_id="N1")
+    assert raw_column(Person, "email_index", extra.pk).startswith("2:")  # new rows: the active key
+    # Before and during the rebuild, searches find rows under either key.
+    assert blind_lookup(Person.objects, email="grace@example.com").get() == people[1]
+    assert blind_lookup(Person.objects, email="new@example.com").get() == extra
+
+    original = RebuildCommand._progress
+
+    def interrupt_after_one_batch(self, label, done, total):
+        original(self, label, done, total)
+        if done > 0:
+            raise KeyboardInterrupt
+
+    RebuildCommand._progress = interrupt_after_one_batch
+    try:
+        with pytest.raises(CommandError, match=r"Interrupted.*Run 'manage\.py rebuild_blind_indexes' again"):
+            call_command("rebuild_blind_indexes", "--batch-size", "2", stdout=io.StringIO())
+    finally:
+        RebuildCommand._progress = original
+    prefixes = {raw_column(Person, "email_index", p.pk)[:2] for p in people}
+    assert "2:" in prefixes  # half done
+    assert prefixes != {"2:"}
+    assert blind_lookup(Person.objects, email="ADA@example.com").get() == people[0]
+    assert blind_lookup(Person.objects, national_id="cd 5678").get() == people[1]
+
+    out = io.StringIO()
+    call_command("rebuild_blind_indexes", "--batch-size", "2", stdout=out)
+    assert "encryption_testapp.Person: 1/1 rows re-indexed" in out.getvalue()
+    assert "index key(s) ['1'] can now be removed" in out.getvalue()
+    for person in [*people, extra]:
+        for column in ("email_index", "national_id_index"):
+            assert raw_column(Person, column, person.pk).startswith("2:")
+    settings.FIELD_ENCRYPTION = {
+        **settings.FIELD_ENCRYPTION,
+        "BLIND_INDEX_KEY": _index_keys(
+            "2", **{"2": json.loads(settings.FIELD_ENCRYPTION["BLIND_INDEX_KEY"])["keys"]["2"]}
+        ),
+    }
+    assert blind_lookup(Person.objects, email="grace@example.com").get() == people[1]
+    assert blind_lookup(Person.objects, email="").get() == legacy

@@ -31,7 +31,7 @@ def test_valid_settings_load(settings):
     assert conf.kek_backend == "local"
     assert len(conf.local_keks["k1"]) == 32
     assert repr(conf.local_keks["k1"]) not in repr(conf)
-    assert repr(conf.blind_index_key) not in repr(conf)
+    assert repr(conf.blind_index_keys["1"]) not in repr(conf)
     assert settings.FIELD_ENCRYPTION["BLIND_INDEX_KEY"] not in repr(conf)
 
 
@@ -135,3 +135,30 @@ def test_manage_py_check_fails_on_bad_key(settings, encryption_settings):
     settings.FIELD_ENCRYPTION = {**encryption_settings, "LOCAL_KEKS": local_keks("k1", k1=SHORT_KEY)}
     with pytest.raises(SystemCheckError, match=r"encryption\.E001.*16 bytes"):
         call_command("check")
+
+
+def test_a_row_bound_model_must_read_through_the_encrypted_manager():
+    from django.db import models
+
+    from soc2kit.encryption.checks import check_row_bound_models_read_through_the_encrypted_manager
+    from soc2kit.encryption.fields import EncryptedTextField, RowIdentityField
+
+    class Unmanaged(models.Model):
+        row_uuid = RowIdentityField()
+        body = EncryptedTextField()
+
+        class Meta:
+            app_label = "encryption_testapp"
+
+        def __str__(self) -> str:
+            return f"Unmanaged {self.pk}"
+
+    try:
+        errors = check_row_bound_models_read_through_the_encrypted_manager(None)
+    finally:
+        from django.apps import apps
+
+        del apps.get_app_config("encryption_testapp").models["unmanaged"]
+        apps.clear_cache()
+    assert [(e.id, e.obj) for e in errors] == [("encryption.E003", Unmanaged)]
+    assert "Meta.base_manager_name = 'objects'" in errors[0].hint

@@ -4,7 +4,9 @@ import datetime
 
 import pytest
 from django.core.exceptions import FieldError, ValidationError
+from django.db import transaction
 
+from soc2kit.encryption.errors import EncryptionError
 from soc2kit.encryption.models import DataKey
 
 from .conftest import raw_column
@@ -49,7 +51,7 @@ def test_raw_database_values_are_versioned_ciphertext():
         ("is_vip", "1"),
     ]:
         raw = raw_column(Person, column, person.pk)
-        assert raw.startswith(f"ef1:{key.version}:{key.key_id}:"), column
+        assert raw.startswith(f"ef2:{key.version}:{key.key_id}:"), column
         body = raw.split(":", 3)[3]
         assert len(body) >= 40, column  # nonce + tag alone are 28 bytes
         assert raw != plaintext, column
@@ -77,7 +79,7 @@ def test_none_is_stored_as_null_and_empty_values_are_not():
     person = _person(email="", notes="", date_of_birth=None, credit_limit=0, is_vip=False)
     assert raw_column(Person, "date_of_birth", person.pk) is None
     for column in ("email", "notes", "credit_limit", "is_vip"):
-        assert raw_column(Person, column, person.pk).startswith("ef1:"), column
+        assert raw_column(Person, column, person.pk).startswith("ef2:"), column
     loaded = Person.objects.get(pk=person.pk)
     assert (loaded.email, loaded.notes, loaded.credit_limit, loaded.is_vip) == ("", "", 0, False)
     assert Person.objects.filter(date_of_birth__isnull=True).count() == 1
@@ -94,11 +96,33 @@ def test_update_reencrypts():
     assert person.notes == "second"
 
 
-def test_queryset_update_encrypts():
-    person = _person()
-    Person.objects.filter(pk=person.pk).update(notes="set by update()")
-    assert "set by update" not in raw_column(Person, "notes", person.pk)
-    assert Person.objects.get(pk=person.pk).notes == "set by update()"
+def test_queryset_update_encrypts_on_a_model_without_row_identity():
+    note = Note.objects.create(body="first")
+    Note.objects.filter(pk=note.pk).update(body="set by update()")
+    assert "set by update" not in raw_column(Note, "body", note.pk)
+    assert Note.objects.get(pk=note.pk).body == "set by update()"
+
+
+def test_queryset_update_of_a_row_bound_field_is_refused():
+    person = _person(notes="kept")
+    # Both run in a savepoint: Django marks the transaction for rollback when a write fails.
+    with (
+        pytest.raises(EncryptionError, match=r"Person\.notes is bound to its row.*save\(\) or bulk_create"),
+        transaction.atomic(),
+    ):
+        Person.objects.filter(pk=person.pk).update(notes="set by update()")
+    person.notes = "bulk"
+    with pytest.raises(EncryptionError, match="bound to its row"), transaction.atomic():
+        Person.objects.bulk_update([person], ["notes"])
+    assert Person.objects.get(pk=person.pk).notes == "kept"
+
+
+def test_bulk_create_binds_each_value_to_its_row():
+    first, second = Person.objects.bulk_create(
+        [Person(full_name="One", email="one@example.com"), Person(full_name="Two", email="two@example.com")]
+    )
+    assert first.row_uuid != second.row_uuid
+    assert [p.full_name for p in Person.objects.order_by("id")] == ["One", "Two"]
 
 
 def test_filtering_encrypted_columns_is_refused_with_a_hint():

@@ -54,7 +54,7 @@ def test_kms_wraps_data_keys_and_values_round_trip(kms_key, kms):
         EncryptionContext={"app": "soc2kit", "soc2kit:data-key": key.key_id},
     )["Plaintext"]
     assert len(plaintext) == 32
-    assert raw_column(Person, "email", person.pk).startswith(f"ef1:1:{key.key_id}:")
+    assert raw_column(Person, "email", person.pk).startswith(f"ef2:1:{key.key_id}:")
     reset_keyring()  # a new process: the data key must be unwrapped through KMS Decrypt
     assert Person.objects.get(pk=person.pk).email == "kms@example.com"
     check_keys_loadable()

@@ -10,7 +10,7 @@ from django.db import connection
 from soc2kit.customers.models import Customer
 from soc2kit.encryption import keyring, query
 from soc2kit.encryption.errors import DecryptionError, FieldMismatchError, UnknownKeyError
-from soc2kit.encryption.keyring import get_keyring
+from soc2kit.encryption.keyring import get_keyring, identity_column_bytes
 from soc2kit.encryption.query import DecryptingQuery, EncryptedManager
 
 from .conftest import raw_column, write_raw
@@ -67,13 +67,43 @@ def test_batch_equals_one_call_per_value(people):
     field = Person._meta.get_field("date_of_birth")
     convert = field.get_db_converters(connection)[0]
     tokens = tuple(raw_column(Person, "date_of_birth", p.pk) for p in people)
+    identities = tuple(p.row_uuid for p in people)
     assert None in tokens
     assert (
-        convert.batch(tokens)
-        == [convert(t) for t in tokens]
+        convert.batch(tokens, identities)
+        == [convert.value(t, i) for t, i in zip(tokens, identities, strict=True)]
         == [_expected(i)["date_of_birth"] for i in range(ROWS)]
     )
     assert convert.batch((None, None)) == [None, None]
+
+
+def test_a_row_bound_value_needs_its_row_identity(people):
+    convert = Person._meta.get_field("notes").get_db_converters(connection)[0]
+    token = raw_column(Person, "notes", people[1].pk)
+    with pytest.raises(DecryptionError, match=r"Person\.notes .*bound to its row.*EncryptedManager"):
+        convert(token)  # Django's per-value path knows no row
+    assert convert.value(token, people[1].row_uuid) == _expected(1)["notes"]
+
+
+def test_a_value_copied_to_another_row_names_table_field_and_row(people):
+    source, victim = people[3], people[4]
+    write_raw(Person, "national_id", victim.pk, raw_column(Person, "national_id", source.pk))
+    message = (
+        rf"Person\.national_id \(table encryption_testapp_person, row id {victim.pk}\).*failed authentication"
+    )
+    with pytest.raises(DecryptionError, match=message):
+        list(Person.objects.all())
+    with pytest.raises(DecryptionError, match=message):
+        list(Person.objects.values_list("national_id", flat=True))  # pk and identity loaded behind the scenes
+    with pytest.raises(DecryptionError, match=message):
+        _ = Person.objects.only("full_name").get(pk=victim.pk).national_id  # deferred load, base manager
+    assert Person.objects.get(pk=source.pk).national_id == _expected(3)["national_id"]
+
+
+def test_values_queries_return_only_the_columns_asked_for(people):
+    assert list(Person.objects.order_by("id").values_list("email")[:2]) == [("",), ("p1@example.com",)]
+    assert list(Person.objects.order_by("id").values("email")[:1]) == [{"email": ""}]
+    assert Person.objects.filter(pk__in=Person.objects.values("pk")).count() == ROWS  # subquery untouched
 
 
 def _python_calls(func):
@@ -95,8 +125,9 @@ def _python_calls(func):
 def test_a_column_under_one_key_takes_no_python_call_per_value(people):
     convert = Person._meta.get_field("notes").get_db_converters(connection)[0]
     tokens = tuple(raw_column(Person, "notes", p.pk) for p in people)
-    convert.batch(tokens[:1])  # the first value resolves the header to its data key
-    values, names = _python_calls(lambda: convert.batch(tokens))
+    identities = identity_column_bytes(p.row_uuid for p in people)  # as the query does, once per chunk
+    convert.batch(tokens[:1], identities[:1])  # the first value resolves the header to its data key
+    values, names = _python_calls(lambda: convert.batch(tokens, identities))
     assert values == [_expected(i)["notes"] for i in range(ROWS)]
     assert names == ["batch"]
 
@@ -134,7 +165,9 @@ def test_a_value_from_another_field_among_many_names_both_fields(people):
     victim = people[5]
     write_raw(Person, "full_name", victim.pk, raw_column(Person, "national_id", victim.pk))
     with pytest.raises(
-        FieldMismatchError, match=r"Person\.full_name was encrypted for field .*Person\.national_id"
+        FieldMismatchError,
+        match=r"Person\.full_name \(table encryption_testapp_person, row id \d+\) was encrypted for field "
+        r".*Person\.national_id",
     ):
         list(Person.objects.values_list("full_name", flat=True))
 
@@ -161,5 +194,5 @@ def test_malformed_values_among_many_raise_the_per_value_error(people, replace, 
     with pytest.raises(error, match=message):
         list(Person.objects.all())
     field = Person._meta.get_field("email")
-    with pytest.raises(error, match=message):
-        field.from_db_value(raw_column(Person, "email", victim.pk), None, connection)  # the per-value path
+    with pytest.raises(error, match=message):  # the per-value path, given the row
+        field.converter().value(raw_column(Person, "email", victim.pk), victim.row_uuid, victim.pk)

@@ -2,11 +2,14 @@
 
 import io
 import json
+import threading
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, transaction
 
+from soc2kit.encryption.errors import DecryptionError
 from soc2kit.encryption.keyring import get_keyring, reset_keyring
 from soc2kit.encryption.management.commands.rotate_field_keys import Command as RotateCommand
 from soc2kit.encryption.models import DataKey
@@ -73,14 +76,16 @@ def test_rotation_reencrypts_every_row_and_retires_the_old_key(rows):
     people, notes = rows
     old = DataKey.objects.get()
     output = _rotate("--batch-size", "5")
-    new = DataKey.objects.get()  # the old key was deleted: no row uses it any more
+    old.refresh_from_db()
+    assert old.retired_at is not None  # retired, never deleted: no row uses it any more
+    new = DataKey.objects.get(retired_at=None)
     assert new.version == old.version + 1
     assert "encryption_testapp.Person: 0/23 rows re-encrypted (0%)" in output
     assert "encryption_testapp.Person: 5/23 rows re-encrypted (21%)" in output
     assert "encryption_testapp.Person: 23/23 rows re-encrypted (100%)" in output
     assert "encryption_testapp.Note: 7/7 rows re-encrypted (100%)" in output
     assert f"Old data key v{old.version}" in output
-    assert "deleted: no row uses it" in output
+    assert "retired: no row uses it" in output
     for column in ("full_name", "email", "national_id", "credit_limit", "is_vip"):
         assert _versions(Person, column) == {str(new.version)}
     assert _versions(Note, "body") == {str(new.version)}
@@ -98,7 +103,7 @@ def test_rotation_reencrypts_every_row_and_retires_the_old_key(rows):
 def test_new_values_use_the_new_key_immediately(rows):
     _rotate("--keep-old-keys")
     person = Person.objects.create(full_name="After", email="a@example.com", national_id="1")
-    assert raw_column(Person, "full_name", person.pk).startswith("ef1:2:")
+    assert raw_column(Person, "full_name", person.pk).startswith("ef2:2:")  # bound to its row
 
 
 def test_interrupted_rotation_leaves_every_row_readable_and_resumes(rows, monkeypatch):
@@ -123,7 +128,7 @@ def test_interrupted_rotation_leaves_every_row_readable_and_resumes(rows, monkey
     on_new = [
         pk
         for pk in Person.objects.values_list("pk", flat=True)
-        if raw_column(Person, "email", pk).startswith("ef1:2:")
+        if raw_column(Person, "email", pk).startswith("ef2:2:")
     ]
     assert len(on_new) == 8
     reset_keyring()  # as a fresh process would
@@ -132,7 +137,7 @@ def test_interrupted_rotation_leaves_every_row_readable_and_resumes(rows, monkey
     output = _rotate("--resume", "--batch-size", "4")
     assert "Resuming" in output
     assert "encryption_testapp.Person: 0/15 rows re-encrypted" in output  # only the remaining rows
-    assert DataKey.objects.get().version == 2  # no third key, old one retired
+    assert list(DataKey.objects.filter(retired_at=None).values_list("version", flat=True)) == [2]
     assert _versions(Person, "email") == {"2"}
     assert _versions(Note, "body") == {"2"}
     _assert_all_readable(people, notes)
@@ -145,26 +150,30 @@ def test_old_key_is_kept_while_rows_use_it(rows):
     # A row written by a process that still had the old key cached as its active key:
     write_raw(Person, "email", people[0].pk, old_token)
     outcomes = [outcome for _key, outcome in retire_unused_keys(get_keyring())]
-    assert outcomes == ["kept: still used by encryption_testapp.Person (1)"]
-    assert DataKey.objects.count() == 2
+    assert outcomes == ["kept: still used by encryption_testapp.Person (1); run rotate_field_keys --resume"]
+    assert not DataKey.objects.filter(retired_at__isnull=False).exists()
     assert Person.objects.get(pk=people[0].pk).email == people[0].email
     output = _rotate("--resume")
     assert "encryption_testapp.Person: 1/1 rows re-encrypted" in output
-    assert "deleted: no row uses it" in output
-    assert DataKey.objects.count() == 1
+    assert "retired: no row uses it" in output
+    assert DataKey.objects.count() == 2  # retired keys stay
 
 
 def test_old_key_is_kept_within_the_active_key_ttl(rows, settings, encryption_settings):
     settings.FIELD_ENCRYPTION = {**encryption_settings, "ACTIVE_KEY_TTL": 3600}
     output = _rotate()
     assert "kept: superseded under 3600s ago" in output
-    assert DataKey.objects.count() == 2
+    assert not DataKey.objects.filter(retired_at__isnull=False).exists()
 
 
 def test_rotation_stops_on_an_unreadable_row_and_changes_nothing_in_that_batch(rows):
     people, _notes = rows
     write_raw(Person, "notes", people[0].pk, "plaintext")
-    with pytest.raises(CommandError, match=r"DecryptionError: value in encryption_testapp\.Person\.notes"):
+    with pytest.raises(
+        CommandError,
+        match=rf"DecryptionError: value in encryption_testapp\.Person\.notes "
+        rf"\(table encryption_testapp_person, row id {people[0].pk}\)",
+    ):
         _rotate("--batch-size", "5")
     assert _versions(Person, "email") == {"1"}  # the first batch rolled back
     assert DataKey.objects.count() == 2  # the new key exists; every row still readable with the old one
@@ -206,3 +215,138 @@ def test_concurrent_key_creation_takes_the_next_version(no_ttl):
     second = ring.create_key()
     assert (first.version, second.version) == (1, 2)
     assert first.key_id != second.key_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_still_open_during_rotation_keeps_its_row_readable(no_ttl):
+    """Issue #14 section 1: a transaction encrypts with data key v1 and stays open while rotation
+    re-encrypts and cleans up; after it commits, its row and every list containing it still read."""
+    people = [Person.objects.create(full_name=f"P{i}", email=f"p{i}@example.com") for i in range(3)]
+    encrypted, release, failures = threading.Event(), threading.Event(), []
+
+    def writer():
+        try:
+            with transaction.atomic():  # its own connection: this thread's
+                Person.objects.create(full_name="In flight", email="late@example.com", national_id="L-1")
+                encrypted.set()
+                if not release.wait(30):
+                    raise TimeoutError("the test never released the writer")
+        except Exception as exc:
+            failures.append(exc)
+            encrypted.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert encrypted.wait(30)
+        old = DataKey.objects.get()
+        _rotate("--keep-old-keys")  # v2 active; the writer's value, under v1, is not committed yet
+        output = _rotate("--resume")  # sees no committed row on v1
+        assert f"Old data key v{old.version}" in output
+    finally:
+        release.set()
+        thread.join(30)
+    assert not failures
+    reset_keyring()  # as a fresh process would
+    late = Person.objects.get(email_index=Person._meta.get_field("email_index").index_for("late@example.com"))
+    assert (late.full_name, late.national_id) == ("In flight", "L-1")
+    assert sorted(p.email for p in Person.objects.all()) == sorted(
+        [p.email for p in people] + ["late@example.com"]
+    )
+    assert DataKey.objects.filter(pk=old.pk).exists()  # retired, never deleted
+    output = _rotate("--resume")  # the late row is moved to the newest key too
+    assert "encryption_testapp.Person: 1/1 rows re-encrypted" in output
+    assert _versions(Person, "email") == {"2"}
+
+
+def test_rotation_binds_old_field_only_values_to_their_rows(rows):
+    """Values written before row binding (ef1) stay readable, and rotation rewrites them bound (ef2)."""
+    people, _notes = rows
+    ring = get_keyring()
+    for person in people[:5]:  # as the code before row binding wrote them
+        write_raw(Person, "email", person.pk, ring.encrypt(person.email, "encryption_testapp.Person.email"))
+    assert raw_column(Person, "email", people[0].pk).startswith("ef1:1:")
+    assert [p.email for p in Person.objects.order_by("id")[:5]] == [p.email for p in people[:5]]
+    output = _rotate("--resume")
+    assert "encryption_testapp.Person: 5/5 rows re-encrypted" in output
+    assert {raw_column(Person, "email", p.pk)[:4] for p in people} == {"ef2:"}
+    assert {raw_column(Note, "body", n.pk)[:4] for n in _notes} == {"ef1:"}  # Note has no row identity
+    _assert_all_readable(people, _notes)
+
+
+def test_old_format_value_under_a_retired_key_is_refused_on_a_row_bound_model(rows):
+    people, _notes = rows
+    ring = get_keyring()
+    replayed = ring.encrypt(people[1].email, "encryption_testapp.Person.email")  # ef1 under v1
+    _rotate()  # every row bound to its row under v2; v1 retired
+    write_raw(Person, "email", people[0].pk, replayed)  # an old-format value put back, from any row
+    reset_keyring()
+    with pytest.raises(
+        DecryptionError,
+        match=rf"Person\.email \(table encryption_testapp_person, row id {people[0].pk}\) "
+        r"has the old field-only format under retired data key v1",
+    ):
+        list(Person.objects.all())
+
+
+def test_rotation_error_names_the_row(rows):
+    _people, notes = rows
+    write_raw(Note, "body", notes[2].pk, "tampered")
+    with pytest.raises(
+        CommandError, match=rf"Note\.body \(table encryption_testapp_note, row id {notes[2].pk}\)"
+    ):
+        _rotate()
+
+
+def test_each_data_key_counts_its_encryptions_and_a_new_key_takes_over_before_the_limit(
+    settings, encryption_settings
+):
+    settings.FIELD_ENCRYPTION = {
+        **encryption_settings,
+        "ACTIVE_KEY_TTL": 0,
+        "ROTATE_AFTER_ENCRYPTIONS": 10,
+        "ENCRYPTION_RESERVATION": 4,
+    }
+    ring = get_keyring()
+    tokens = [ring.encrypt(f"value {i}", "encryption_testapp.Note.body") for i in range(13)]
+    # Blocks of 4 are counted in the database before use: 4, 8, then 12 > 10 starts data key v2.
+    assert [token.split(":")[1] for token in tokens] == ["1"] * 8 + ["2"] * 5
+    first, second = DataKey.objects.order_by("version")
+    assert first.encryptions_reserved == 12  # an upper bound of what v1 encrypted, across processes
+    assert second.encryptions_reserved == 8
+    reset_keyring()  # another process counts against the same key
+    get_keyring().encrypt("x", "encryption_testapp.Note.body")
+    assert DataKey.objects.get(version=2).encryptions_reserved == 12
+    assert [get_keyring().decrypt(t, "encryption_testapp.Note.body") for t in tokens] == [
+        f"value {i}" for i in range(13)
+    ]
+
+
+def test_processes_past_the_limit_share_one_new_key(settings, encryption_settings):
+    settings.FIELD_ENCRYPTION = {
+        **encryption_settings,
+        "ACTIVE_KEY_TTL": 3600,  # both processes keep v1 cached as their active key
+        "ROTATE_AFTER_ENCRYPTIONS": 5,
+        "ENCRYPTION_RESERVATION": 2,
+    }
+    first = get_keyring()
+    for _ in range(4):  # two blocks of 2 reserved on v1, all used
+        assert first.encrypt("a", "encryption_testapp.Note.body").startswith("ef1:1:")
+    reset_keyring()
+    second = get_keyring()
+    assert second.encrypt("b", "encryption_testapp.Note.body").startswith("ef1:2:")  # 6 > 5: creates v2
+    # The first process, v1 still cached as active, needs a new block: it finds v2 and creates none.
+    assert first.encrypt("c", "encryption_testapp.Note.body").startswith("ef1:2:")
+    assert list(DataKey.objects.values_list("version", flat=True)) == [1, 2]
+
+
+@pytest.mark.parametrize("limit", [0, 2**32, "many"])
+def test_the_rotation_threshold_must_stay_under_the_nonce_limit(settings, encryption_settings, limit):
+    from soc2kit.encryption.config import load_settings
+    from soc2kit.encryption.errors import KeyConfigurationError
+
+    settings.FIELD_ENCRYPTION = {**encryption_settings, "ROTATE_AFTER_ENCRYPTIONS": limit}
+    with pytest.raises(KeyConfigurationError, match=r"ROTATE_AFTER_ENCRYPTIONS .* 2\^32 encryptions per key"):
+        load_settings()

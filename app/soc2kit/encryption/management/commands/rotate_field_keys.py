@@ -1,8 +1,9 @@
 """python manage.py rotate_field_keys [--batch-size N] [--resume] [--keep-old-keys]
 
 Creates a new data key version, re-encrypts every encrypted column of every model to it in batches
-(one transaction each), then deletes superseded keys that no row uses any more. Interrupted? Run it
-again with --resume: rows already on the newest key are skipped.
+(one transaction each; values of models with a RowIdentityField become bound to their row), then
+retires superseded keys that no row uses any more. Keys are never deleted: a writer may still commit
+a value encrypted with one. Interrupted? Run it again with --resume: rows already done are skipped.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep-old-keys",
             action="store_true",
-            help="Do not delete superseded keys even when no row uses them.",
+            help="Do not retire superseded keys even when no row uses them.",
         )
 
     def handle(self, *args, batch_size, resume, keep_old_keys, **options):

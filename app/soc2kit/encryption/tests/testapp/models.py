@@ -8,13 +8,15 @@ from soc2kit.encryption.fields import (
     EncryptedEmailField,
     EncryptedIntegerField,
     EncryptedTextField,
+    RowIdentityField,
 )
 from soc2kit.encryption.query import EncryptedManager
 
 
 class Person(models.Model):
-    """Mirrors the shape of the Customer model in the contract, with every field type."""
+    """Mirrors the shape of the Customer model in the contract, with every field type; row-bound."""
 
+    row_uuid = RowIdentityField()
     full_name = EncryptedCharField(max_length=200)
     email = EncryptedEmailField(blank=True)
     email_index = BlindIndexField(source="email", normalizer="email")
@@ -27,12 +29,17 @@ class Person(models.Model):
 
     objects = EncryptedManager()  # reads take the batch path; Note keeps Django's per-value converters
 
+    class Meta:
+        base_manager_name = "objects"  # refresh_from_db and deferred fields read with the row identity
+
     def __str__(self) -> str:
         return f"Person {self.pk}"  # never the decrypted values
 
 
 class Note(models.Model):
-    """A second table, so rotation is proven across models (default manager: per-value converters)."""
+    """A second table, so rotation is proven across models (default manager: per-value converters).
+
+    No RowIdentityField: its values are bound to their field only (format ef1)."""
 
     body = EncryptedTextField()
     pinned_body = EncryptedTextField(null=True, binding="legacy_app.OldNote.body")

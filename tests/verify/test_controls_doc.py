@@ -1,0 +1,34 @@
+"""CONTROLS.md is generated from the registry and cannot go stale."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kit.verify import controls_doc, registry
+
+
+def test_the_checked_in_controls_md_is_current():
+    assert controls_doc.OUTPUT.read_text(encoding="utf-8") == controls_doc.render(), "run `make controls`"
+    assert controls_doc.main(["--check"]) == 0
+
+
+def test_a_registry_change_makes_the_file_stale(monkeypatch, capsys):
+    changed = list(registry.CHECKS)
+    changed[1] = dataclasses.replace(changed[1], mapping={"CC6.7": "a new reason for the mapping"})
+    monkeypatch.setattr(controls_doc, "CHECKS", tuple(changed))
+    assert controls_doc.main(["--check"]) == 1
+    assert "CONTROLS.md is stale" in capsys.readouterr().err
+
+
+def test_one_row_per_control_with_test_and_check():
+    text = controls_doc.render()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    rows = [line for line in rows if not line.startswith(("| control", "| criterion"))]
+    checks = [c for c in registry.CHECKS if c.check_id != "testinfra"]
+    from kit.verify.controls import SUITE_CONTROLS
+
+    criteria_rows = [line for line in rows if line.startswith(("| CC", "| A1", "| C1"))]
+    assert len(rows) - len(criteria_rows) == len(checks) + len(SUITE_CONTROLS)
+    assert "| `molecule/tests/test_hardening.py` | `testinfra` (row `testinfra:hardening`) |" in text
+    assert "`molecule/tests/test_release_lifecycle.py` | molecule only (marked disruptive) |" in text
+    assert "| `tests/verify/test_tls.py` | `sslyze` | local, aws |" in text
