@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import random
 import re
+import time
 import uuid
 from typing import Any
 
@@ -26,6 +27,45 @@ def login_failure(role: str, status: int) -> str:
         message += (
             " (the web server's login rate limit for this client address is used up, most likely by a"
             " run or the deploy's verify step in the last minute; wait 60 s and run again)"
+        )
+    return message
+
+
+# The app's per-user search limit (DJANGO_CUSTOMER_SEARCH_RATE_LIMIT, default 10 a minute) counts in
+# fixed minute windows, and every editor of a run shares one account. The proxy and the direct run follow
+# each other, so one window may hold the end of one and the start of the next: the default pace is at
+# most half the limit.
+DEFAULT_SEARCHES_PER_MINUTE = 4
+
+
+class SearchPacer:
+    """Lets a search through at most `per_minute` times a minute, evenly spaced, across all the users of
+    one locust process (gevent: no thread switch between the check and the update)."""
+
+    def __init__(self, per_minute: float, clock=None) -> None:
+        if not 0 <= per_minute <= 60:
+            raise ValueError(f"searches per minute {per_minute!r}: use 0 (no search) to 60")
+        self.interval = 60 / per_minute if per_minute else None
+        self.clock = clock or time.monotonic
+        self.next_at: float | None = None
+
+    def due(self) -> bool:
+        if self.interval is None:
+            return False
+        now = self.clock()
+        if self.next_at is not None and now < self.next_at:
+            return False
+        self.next_at = now + self.interval
+        return True
+
+
+def search_failure(status: int) -> str:
+    """Why a search failed; a rate-limited one says which setting to lower."""
+    message = f"search answered {status}"
+    if status == 429:
+        message += (
+            " (the app's per-user search limit, DJANGO_CUSTOMER_SEARCH_RATE_LIMIT, is used up: lower"
+            " LOADTEST_SEARCHES_PER_MINUTE to at most half of it)"
         )
     return message
 

@@ -1,5 +1,6 @@
 """Load test of the deployed app (issue 7): log in, create customers with sensitive fields, read them
-back, search by the encrypted e-mail (blind index), and check every answer.
+back, search by the encrypted e-mail (blind index, POST /api/customers/search/, paced under the app's
+per-user search limit), and check every answer.
 
 Run through `make loadtest ENV=local` (scripts/kit/loadtest.py), which creates the two users, picks the
 target and passes, in the environment:
@@ -10,10 +11,12 @@ target and passes, in the environment:
   LOADTEST_SOCKET       direct: path of gunicorn's unix socket as seen from this machine
   LOADTEST_CREDENTIALS  JSON file {"editor": {"username", "password"}, "masked": {...}} (mode 0600)
   LOADTEST_WAIT_SECONDS think time between tasks (default 0: closed loop, measures the server)
+  LOADTEST_SEARCHES_PER_MINUTE  editors' searches per minute, all users together (default 4)
   LOADTEST_CLIENT_USAGE optional: file where the generator's own CPU use is written at the end
 
 Users: `EditorUser` (groups customer_editor + customer_reader_full: writes, reads back in full) and
-`MaskedReaderUser` (customer_reader_masked: must never receive a full value). A check that fails
+`MaskedReaderUser` (customer_reader_masked: reads only - exact-match search needs the full reader's
+permission - and must never receive a full value). A check that fails
 marks its request failed, with a message that names fields, never values.
 """
 
@@ -37,16 +40,20 @@ from locust.exception import StopUser
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from checks import (
+    DEFAULT_SEARCHES_PER_MINUTE,
+    SearchPacer,
     full_view_problems,
     login_failure,
     masked_view_problems,
     new_customer,
+    search_failure,
     unknown_record_masked_problems,
 )
 from transport import LoopbackSiteAdapter, UnixSocketAdapter
 
 TARGETS = ("proxy", "direct")
 COLLECTION = "/api/customers/"
+SEARCH = "/api/customers/search/"
 # Records written by editors in this run, for the masked readers to look up (bounded).
 WRITTEN: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
 RUN_ID = time.strftime("%H%M%S")
@@ -103,6 +110,9 @@ def _credentials(role: str) -> dict[str, str]:
 TARGET = os.environ.get("LOADTEST_TARGET", "")
 if TARGET not in TARGETS:  # fail at load time, before any user starts
     raise SystemExit(f"LOADTEST_TARGET={TARGET!r}: set proxy or direct (`make loadtest ENV=local` sets it)")
+# One pace for all the editors of this process: they share one account, and the app limits searches per
+# account (the runner checks the setting's range).
+SEARCHES = SearchPacer(float(os.environ.get("LOADTEST_SEARCHES_PER_MINUTE", DEFAULT_SEARCHES_PER_MINUTE)))
 
 
 class SiteUser(HttpUser):
@@ -202,37 +212,45 @@ class EditorUser(SiteUser):
             if problems:
                 r.failure("; ".join(problems))
                 return
-        with self.client.get(
-            COLLECTION,
-            params={"email": written["email"]},
-            name="GET /api/customers/?email=",
+        if SEARCHES.due() and not self._search_finds(written, customer_id):
+            return
+        WRITTEN.append({"id": customer_id, **written})
+
+    def _search_finds(self, written: dict[str, Any], customer_id: int) -> bool:
+        """Search the record just written by its e-mail: exactly it must come back, in full."""
+        with self.client.post(
+            SEARCH,
+            json={"email": written["email"]},
+            headers={"X-CSRFToken": self.csrf_token},
+            name=f"POST {SEARCH}",
             catch_response=True,
         ) as r:
             page = self._json(r)
             if r.status_code != 200 or not isinstance(page, dict):
-                r.failure(f"search answered {r.status_code}")
-                return
+                r.failure(search_failure(r.status_code))
+                return False
             matches = [item for item in page.get("results", []) if item.get("id") == customer_id]
             if page.get("count") != 1 or len(matches) != 1:
                 r.failure(
                     f"search by e-mail found {page.get('count')} records, expected exactly the one written"
                 )
-                return
+                return False
             problems = full_view_problems(written, matches[0])
             if problems:
                 r.failure("; ".join(problems))
-                return
-        WRITTEN.append({"id": customer_id, **written})
+                return False
+        return True
 
 
 class MaskedReaderUser(SiteUser):
-    """customer_reader_masked: reads and searches; any full value in an answer fails the request."""
+    """customer_reader_masked: reads the editors' records and lists; it cannot search (exact-match
+    search is the full reader's). Any full value in an answer fails the request."""
 
     weight = 1
     role = "masked"
 
     @task
-    def read_and_search_masked(self) -> None:
+    def read_masked(self) -> None:
         if not WRITTEN:
             self._list_masked()
             return
@@ -245,24 +263,6 @@ class MaskedReaderUser(SiteUser):
                 if r.status_code != 200
                 else masked_view_problems(written, self._json(r), r.text)
             )
-            if problems:
-                r.failure("; ".join(problems))
-                return
-        with self.client.get(
-            COLLECTION,
-            params={"email": written["email"]},
-            name="masked: GET /api/customers/?email=",
-            catch_response=True,
-        ) as r:
-            page = self._json(r)
-            if r.status_code != 200 or not isinstance(page, dict):
-                r.failure(f"search answered {r.status_code}")
-                return
-            matches = [item for item in page.get("results", []) if item.get("id") == written["id"]]
-            if len(matches) != 1:
-                r.failure("search by e-mail did not find the record")
-                return
-            problems = masked_view_problems(written, matches[0], r.text)
             if problems:
                 r.failure("; ".join(problems))
 

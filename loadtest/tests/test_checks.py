@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sys
@@ -12,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checks import (
+    SearchPacer,
     full_value_leaks,
     full_view_problems,
     login_failure,
@@ -20,6 +22,7 @@ from checks import (
     mask_national_id,
     masked_view_problems,
     new_customer,
+    search_failure,
     unknown_record_masked_problems,
 )
 
@@ -117,3 +120,38 @@ def test_rate_limited_login_says_to_wait_a_minute():
     assert message.startswith("login of the customer_writer user answered 429 (")
     assert "rate limit" in message
     assert "wait 60 s" in message
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_search_pacer_lets_through_at_most_the_rate_evenly_spaced():
+    clock = FakeClock()
+    pacer = SearchPacer(4, clock=clock)
+    allowed = []
+    for _ in range(600):  # one attempt every 0.5 s for 5 minutes, as a closed loop of editors would
+        if pacer.due():
+            allowed.append(clock.now)
+        clock.now += 0.5
+    assert len(allowed) == 20
+    assert {b - a for a, b in itertools.pairwise(allowed)} == {15.0}
+    # Within any one minute of the app's fixed windows, at most 4: two runs back to back stay at 8 of 10.
+    assert max(sum(1 for t in allowed if start <= t < start + 60) for start in range(1000, 1300)) == 4
+
+
+def test_search_pacer_at_zero_never_searches_and_bad_rates_are_refused():
+    assert not SearchPacer(0, clock=FakeClock()).due()
+    with pytest.raises(ValueError, match=r"use 0 \(no search\) to 60"):
+        SearchPacer(61)
+
+
+def test_rate_limited_search_names_the_setting_to_lower():
+    assert search_failure(400) == "search answered 400"
+    message = search_failure(429)
+    assert "DJANGO_CUSTOMER_SEARCH_RATE_LIMIT" in message
+    assert "LOADTEST_SEARCHES_PER_MINUTE" in message

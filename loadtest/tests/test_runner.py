@@ -32,6 +32,8 @@ def test_defaults():
         0.8,
         ("proxy", "direct"),
     )
+    # Two back-to-back runs may share one minute of the app's limit (10 searches per user a minute).
+    assert settings.searches_per_minute == 4
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,8 @@ def test_defaults():
         ("LOADTEST_DURATION", "60"),
         ("LOADTEST_MIN_RATIO", "1.5"),
         ("LOADTEST_PATHS", "proxy,elsewhere"),
+        ("LOADTEST_SEARCHES_PER_MINUTE", "61"),
+        ("LOADTEST_SEARCHES_PER_MINUTE", "often"),
     ],
 )
 def test_bad_setting_is_named(name, value):

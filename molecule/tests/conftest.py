@@ -11,12 +11,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import socket
 import ssl
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
@@ -319,3 +321,87 @@ def site(facts, app_host, tmp_path_factory) -> Site:
         http_port=facts.http_port,
         acme_root=root,
     )
+
+
+MANAGE = "/usr/local/sbin/django-app-manage"
+# Run by `manage.py shell -c`; the password arrives on stdin (no command line, no environment).
+_CREATE_USER = """
+import sys
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+username, password, kind, *groups = sys.stdin.read().split()
+user = get_user_model().objects.create_user(username, password=password, is_staff=kind == "staff")
+user.groups.set(Group.objects.filter(name__in=groups))
+print(user.groups.count())
+"""
+
+
+def create_app_user(
+    app_host, username: str, password: str, groups: tuple[str, ...], *, staff: bool = False
+) -> None:
+    """An account of the app in the given role groups (staff: may use the admin site), created through
+    the release's manage.py."""
+    kind = "staff" if staff else "user"
+    result = app_host.run(
+        f"printf '%s ' {username} {shlex.quote(password)} {kind} {' '.join(groups)} | {MANAGE} shell -c "
+        f"{shlex.quote(_CREATE_USER)}"
+    )
+    assert result.rc == 0, result.stderr[-2000:]
+    # The shell prints its start-up lines first; the script's own answer is the last line.
+    assert result.stdout.strip().splitlines()[-1] == str(len(groups)), (
+        f"the user did not get the groups {groups}"
+    )
+
+
+class Session:
+    """An HTTPS client of the site on loopback that sends what a browser sends for the URL `make deploy
+    ENV=local` prints: Host, Origin and Referer with the published port, a cookie jar and the CSRF header."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.cookies: dict[str, str] = {}
+        self.csrf = ""
+
+    @property
+    def origin(self) -> str:
+        return f"https://{self.site.domain}:{self.site.https_port}"
+
+    def browser_headers(self) -> dict[str, str]:
+        headers = {
+            "Host": self.origin.removeprefix("https://"),
+            "Origin": self.origin,
+            "Referer": f"{self.origin}/",
+        }
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
+    def keep_cookies(self, response) -> None:
+        for header in response.msg.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+
+    def request(self, method: str, path: str, payload: dict | None = None, headers: dict | None = None):
+        """(response, body): the body parsed when it is JSON. `headers` add to or replace the defaults."""
+        sent = {**self.browser_headers(), "Accept": "application/json"}
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            sent["Content-Type"] = "application/json"
+        if self.csrf:
+            sent["X-CSRFToken"] = self.csrf
+        sent.update(headers or {})
+        response, data = self.site.https(method, path, body=body, headers=sent)
+        self.keep_cookies(response)
+        return response, (json.loads(data) if data and data.lstrip().startswith((b"{", b"[")) else data)
+
+    def login(self, username: str, password: str):
+        response, body = self.request("GET", "/api/auth/csrf/")
+        assert response.status == 200, body
+        self.csrf = body["csrfToken"]
+        response, body = self.request(
+            "POST", "/api/auth/login/", {"username": username, "password": password}
+        )
+        if response.status == 200:
+            self.csrf = body["csrfToken"]  # rotated on login
+        return response, body

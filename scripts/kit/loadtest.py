@@ -10,7 +10,8 @@ and keeps locust's HTML reports and CSV statistics in evidence/<ENV>/loadtest-<U
 Exit 1 when a run has errors or the ratio is below the target, 2 when it cannot start.
 
 Settings (environment): LOADTEST_USERS (20), LOADTEST_SPAWN_RATE (10), LOADTEST_DURATION (60s),
-LOADTEST_MIN_RATIO (0.8), LOADTEST_WAIT_SECONDS (0: closed loop), LOADTEST_PATHS (proxy,direct).
+LOADTEST_MIN_RATIO (0.8), LOADTEST_WAIT_SECONDS (0: closed loop), LOADTEST_PATHS (proxy,direct),
+LOADTEST_SEARCHES_PER_MINUTE (4: the editors' searches, kept under the app's per-user search limit).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Settings:
     min_ratio: float
     wait_seconds: float
     paths: tuple[str, ...]
+    searches_per_minute: float = 4
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def settings_from(environ: dict[str, str]) -> Settings:
         min_ratio=number("LOADTEST_MIN_RATIO", "0.8", float, 0, 1),
         wait_seconds=number("LOADTEST_WAIT_SECONDS", "0", float, 0, 60),
         paths=paths,
+        searches_per_minute=number("LOADTEST_SEARCHES_PER_MINUTE", "4", float, 0, 60),
     )
 
 
@@ -155,6 +158,7 @@ def _run_locust(
         "LOADTEST_SITE_NAME": SITE_NAME,
         "LOADTEST_CREDENTIALS": str(credentials),
         "LOADTEST_WAIT_SECONDS": str(settings.wait_seconds),
+        "LOADTEST_SEARCHES_PER_MINUTE": str(settings.searches_per_minute),
         "LOADTEST_CLIENT_USAGE": str(folder / f"{path}-client-usage.json"),
     }
     if path == "proxy":

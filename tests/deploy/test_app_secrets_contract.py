@@ -58,7 +58,7 @@ encryption = load_settings()
 db = settings.DATABASES["default"]
 print(json.dumps({
     "secret_key": settings.SECRET_KEY,
-    "blind_index_key": base64.b64encode(encryption.blind_index_key).decode(),
+    "blind_index_key": base64.b64encode(encryption.blind_index_keys[encryption.blind_index_active]).decode(),
     "kms_key_id": encryption.kms_key_id,
     "db": {key: db[key] for key in ("HOST", "PORT", "NAME", "USER", "PASSWORD")},
     "sslmode": db["OPTIONS"]["sslmode"],
