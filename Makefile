@@ -42,7 +42,7 @@ molecule: setup image ## Converge, idempotence and verify every molecule scenari
 bench: setup ## Field-encryption benchmarks (ratios, writes bench/results.json)
 	@scripts/bench.sh
 
-deploy: ## Deploy: ENV=local (containers) or ENV=dev|staging|prod (AWS)
+deploy: ## Deploy: ENV=local (containers), ENV=dev|staging|prod (AWS) or ENV=rehearsal (the AWS flow on containers)
 	@scripts/deploy.sh "$(ENV)" "$(WEB)"
 
 .PHONY: plan destroy rollback ami

@@ -26,7 +26,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-STACKS = ("dev", "staging", "prod")
+# rehearsal: the AWS flow on local containers (scripts/kit/rehearsal.py), outputs of the program under mocks.
+STACKS = ("dev", "staging", "prod", "rehearsal")
+# How Ansible reaches the hosts. podman is the rehearsal's only connection difference: the ENV's group_vars
+# name each host's container, and this script sets no connection variable then.
+CONNECTIONS = ("ssh", "ssm", "podman")
 GROUP = "app_hosts"
 REQUIRED_SECRETS = (
     "django_secret_key",
@@ -299,7 +303,7 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
                     "ansible_aws_ssm_bucket_name": bucket,
                 }
             )
-        else:
+        elif mode == "ssh":
             host.update(
                 {
                     "ansible_connection": "ssh",
@@ -417,9 +421,10 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     environ = dict(os.environ) if environ is None else environ
     try:
         connection = environ.get("KIT_CONNECTION") or None
-        if connection not in (None, "ssh", "ssm"):
+        if connection not in (None, *CONNECTIONS):
             raise InventoryError(
-                f"KIT_CONNECTION={connection!r} is not allowed; use ssh or ssm (or unset it)"
+                f"KIT_CONNECTION={connection!r} is not allowed; "
+                f"use one of {', '.join(CONNECTIONS)} (or unset it)"
             )
         stack = stack_name(environ, sys.argv[0])
         inventory = build_inventory(read_outputs(stack, environ), stack, connection)

@@ -1,9 +1,9 @@
-"""Shared fixtures of the molecule verify step (testinfra) and the host-side web checks.
+"""Shared fixtures of the testinfra suite (molecule verify, and every live check: scripts/kit/livecheck.py).
 
-The scenario's web server and its loopback ports come from the scenario's environment
-(SOC2KIT_WEB_SERVER, SOC2KIT_TEST_HTTPS_PORT, SOC2KIT_TEST_HTTP_PORT in molecule/*/molecule.yml).
-Only the tests of the scenario's own web server are collected; the role-argument tests run once,
-outside molecule (scripts/molecule.sh).
+The site's name, web server, database mode, ACME server and published ports come from the inventory
+the suite runs with (site_facts.py), so the same suite checks molecule, the rehearsal and AWS. Only the
+tests of the inventory's own web server and groups are collected; the role-argument tests run once,
+without an inventory (scripts/molecule.sh).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
+import site_facts
 import testinfra
 from testinfra.utils import ansible_runner
 
@@ -46,7 +47,14 @@ ansible_runner.get_ansible_host = _host_for_inventory_entry
 os.environ.setdefault("CONTAINERS_CONF", str(Path(__file__).resolve().parent.parent / "containers.conf"))
 
 
+# The inventory of this run (--ansible-inventory, else molecule's MOLECULE_INVENTORY_FILE); None when the
+# suite runs without one (the role-argument tests).
+INVENTORY: str | None = None
+
+
 def pytest_configure(config):
+    global INVENTORY
+    INVENTORY = site_facts.inventory_path(getattr(config.option, "ansible_inventory", None))
     config.addinivalue_line(
         "markers",
         "disruptive: changes the deployment or interrupts a service (deploys releases, switches the secrets "
@@ -62,9 +70,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def scenario_playbook(name: str, *options: str, timeout: int = 900, **extra) -> subprocess.CompletedProcess:
     """ansible-playbook ansible/<name> against the scenario's inventory: `options` (e.g. --tags, --limit)
     go before the playbook, `extra` variables are passed as JSON."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
+    inventory = _required_inventory()
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, *options]
     command.append(str(ROOT / "ansible" / name))
     if extra:
@@ -83,10 +89,29 @@ def scenario_playbook(name: str, *options: str, timeout: int = 900, **extra) -> 
     return result
 
 
+def _required_inventory() -> str:
+    if not INVENTORY:
+        pytest.fail(
+            "no inventory: pass --ansible-inventory=PATH (scripts/kit/livecheck.py does), "
+            "or run molecule verify"
+        )
+    return INVENTORY
+
+
+def current_facts() -> site_facts.SiteFacts:
+    """The site as the inventory describes it: domain, web server, database mode, ACME server, ports."""
+    return site_facts.load(_required_inventory())
+
+
 @pytest.fixture(scope="session")
-def group_host(pytestconfig):
+def facts() -> site_facts.SiteFacts:
+    return current_facts()
+
+
+@pytest.fixture(scope="session")
+def group_host():
     """The first host of an inventory group: `group_host("db_hosts")` (podman hosts via `podman exec`)."""
-    inventory = pytestconfig.option.ansible_inventory
+    inventory = _required_inventory()
     runner = ansible_runner.AnsibleRunner.get_runner(inventory)
 
     def first(group: str):
@@ -97,61 +122,70 @@ def group_host(pytestconfig):
     return first
 
 
-SITE_DOMAIN = "app.soc2kit.test"
-WEB_SERVER = os.environ.get("SOC2KIT_WEB_SERVER", "")
-IN_MOLECULE = "MOLECULE_SCENARIO_NAME" in os.environ
-
-# Modules that do not belong to this run. molecule passes every test file explicitly, so they are
-# deselected at collection (reported as deselected, never as passed or skipped).
-NOT_IN_THIS_RUN: set[str] = set()
-if IN_MOLECULE:
-    NOT_IN_THIS_RUN.add("test_role_arguments.py")  # runs once, outside molecule (scripts/molecule.sh)
-    NOT_IN_THIS_RUN.add("test_apache.py" if WEB_SERVER == "nginx" else "test_nginx.py")
-    # The django_app role's release and secrets-mode mechanics do not depend on the web server: they run
-    # once, in the default scenario (about 6 minutes), and the other scenarios check the deployed app.
-    # Likewise the CloudWatch transport of log_shipping (its routing of Apache lines is unit-tested).
-    if os.environ.get("MOLECULE_SCENARIO_NAME") != "default":
-        NOT_IN_THIS_RUN.update(
-            {"test_release_lifecycle.py", "test_secrets_aws_mode.py", "test_log_shipping_cloudwatch.py"}
-        )
+# Inventory groups of the full topology. A test module that names a group this run's inventory does not
+# have (AWS has no db_hosts, log_collectors or acme_servers) cannot run here.
+TOPOLOGY_GROUPS = site_facts.TOPOLOGY_GROUPS
+# The django_app role's release and secrets-mode mechanics do not depend on the web server: they run once,
+# in the default scenario (about 6 minutes), and the other scenarios check the deployed app. Likewise the
+# CloudWatch transport of log_shipping (its routing of Apache lines is unit-tested).
+DEFAULT_SCENARIO_ONLY = {
+    "test_release_lifecycle.py",
+    "test_secrets_aws_mode.py",
+    "test_log_shipping_cloudwatch.py",
+}
+WEB_SERVER_MODULES = {"nginx": "test_nginx.py", "apache": "test_apache.py"}
 
 
-# Inventory groups of the full topology. A test module that names a group this scenario's inventory
-# does not have (e.g. db_hosts before the database container joins the scenario) cannot run here.
-TOPOLOGY_GROUPS = ("app_hosts", "acme_servers", "db_hosts", "log_collectors")
-
-
-def _scenario_groups() -> set[str]:
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        return set(TOPOLOGY_GROUPS)
-    from testinfra.utils.ansible_runner import AnsibleRunner
-
-    runner = AnsibleRunner.get_runner(inventory)
-    return {group for group in TOPOLOGY_GROUPS if runner.get_hosts(group)}
+def modules_not_for(facts: site_facts.SiteFacts, scenario: str | None) -> dict[str, str]:
+    """Test modules that do not belong to a run against this inventory, each with the reason."""
+    reasons = {"test_role_arguments.py": "runs once, without an inventory (scripts/molecule.sh)"}
+    for web_server, module in WEB_SERVER_MODULES.items():
+        if web_server != facts.web_server:
+            reasons[module] = f"the app hosts run {facts.web_server}, not {web_server}"
+    if scenario and scenario != "default":
+        reasons.update(dict.fromkeys(DEFAULT_SCENARIO_ONLY, "runs in the default scenario only"))
+    return reasons
 
 
 def pytest_collection_modifyitems(config, items):
-    present = _scenario_groups() if IN_MOLECULE else set(TOPOLOGY_GROUPS)
+    # Without an inventory (the role-argument tests) nothing here applies.
+    if not INVENTORY:
+        return
+    facts = site_facts.load(INVENTORY)
+    not_here = modules_not_for(facts, os.environ.get("MOLECULE_SCENARIO_NAME"))
     reasons: dict[str, str] = {}
     for item in items:
         name = item.path.name
-        if name in NOT_IN_THIS_RUN:
-            reasons[name] = "not for this scenario"
+        if name in not_here:
+            reasons[name] = not_here[name]
             continue
         source = item.path.read_text()
-        missing = [g for g in TOPOLOGY_GROUPS if f'"{g}"' in source and g not in present]
+        missing = [
+            g
+            for g in TOPOLOGY_GROUPS
+            if (f'"{g}"' in source or f"ansible://{g}" in source) and g not in facts.groups
+        ]
         if missing:
-            reasons[name] = "scenario has no host in " + ", ".join(missing)
+            reasons[name] = "the inventory has no host in " + ", ".join(missing)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        # What this run checks, as read from the inventory (shown even with -q).
+        reporter.write_line(
+            f"site: {facts.domain} via {facts.https_address}:{facts.https_port}, "
+            f"web server {facts.web_server}, database {facts.database_mode}, "
+            f"ACME {facts.acme_directory_url} (issuer: {facts.acme_issuer})"
+        )
     deselected = [item for item in items if item.path.name in reasons]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item.path.name not in reasons]
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
         for name, why in sorted(reasons.items()):
             if reporter:
                 reporter.write_line(f"deselected {name}: {why}")
 
+
+# certbot's bundle of the local ACME server's listener CA on the app hosts (set up by the certbot role).
+ACME_CA_BUNDLE = "/etc/letsencrypt/soc2kit-acme-ca-bundle.pem"
 
 # Headers the web server owns on every HTTPS response, with the exact value it must send.
 HSTS = "max-age=63072000; includeSubDomains"
@@ -193,25 +227,30 @@ def csp_directives(header: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Site:
-    """Where the scenario's web server is published on loopback, and the CA its certificate chains to."""
+    """Where the site is published (loopback for containers, its public name on AWS), and the CA its
+    certificate chains to (None: the system's trust store, as for Let's Encrypt)."""
 
+    domain: str
     web_server: str
+    address: str
     https_port: int
     http_port: int
-    acme_root: Path
+    acme_root: Path | None
 
     def tls_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.acme_root))
+        return ssl.create_default_context(cafile=str(self.acme_root) if self.acme_root else None)
 
     def connection(self) -> http.client.HTTPSConnection:
-        """An HTTPS connection to the site on loopback, SNI set to the site's name."""
-        return _SniHTTPSConnection("127.0.0.1", self.https_port, context=self.tls_context(), timeout=15)
+        """An HTTPS connection to the site's published address, SNI set to the site's name."""
+        return _SniHTTPSConnection(
+            self.address, self.https_port, context=self.tls_context(), timeout=15, server_name=self.domain
+        )
 
     def https(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        """One HTTPS request to the site on loopback, SNI and Host set to the site's name."""
+        """One HTTPS request to the site's published address, SNI and Host set to the site's name."""
         conn = self.connection()
         try:
-            conn.request(method, path, body=body, headers={"Host": SITE_DOMAIN, **(headers or {})})
+            conn.request(method, path, body=body, headers={"Host": self.domain, **(headers or {})})
             response = conn.getresponse()
             data = response.read()
             return response, data
@@ -219,23 +258,27 @@ class Site:
             conn.close()
 
     def http(self, method: str, path: str):
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=15)
+        conn = http.client.HTTPConnection(self.address, self.http_port, timeout=15)
         try:
-            conn.request(method, path, headers={"Host": SITE_DOMAIN})
+            conn.request(method, path, headers={"Host": self.domain})
             response = conn.getresponse()
             return response, response.read()
         finally:
             conn.close()
 
     def handshake(self, context: ssl.SSLContext) -> ssl.SSLSocket:
-        raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=15)
-        return context.wrap_socket(raw, server_hostname=SITE_DOMAIN)
+        raw = socket.create_connection((self.address, self.https_port), timeout=15)
+        return context.wrap_socket(raw, server_hostname=self.domain)
 
 
 class _SniHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, server_name: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.server_name = server_name
+
     def connect(self) -> None:
         raw = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=SITE_DOMAIN)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.server_name)
 
 
 def database_login(host, *, migrate_env: bool) -> str:
@@ -253,33 +296,29 @@ def database_login(host, *, migrate_env: bool) -> str:
 
 @pytest.fixture(scope="session")
 def app_host():
-    """testinfra host of the (first) app container."""
-    import testinfra
-
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
+    """testinfra host of the (first) app host of the inventory."""
+    inventory = _required_inventory()
     hosts = testinfra.get_hosts(["ansible://app_hosts"], ansible_inventory=inventory)
-    assert hosts, "no host in the app_hosts group of the molecule inventory"
+    assert hosts, f"no host in the app_hosts group of {inventory}"
     return hosts[0]
 
 
 @pytest.fixture(scope="session")
-def site(app_host, tmp_path_factory) -> Site:
-    if WEB_SERVER not in ("nginx", "apache"):
-        pytest.fail(f"SOC2KIT_WEB_SERVER={WEB_SERVER!r}: set nginx or apache (molecule.yml provisioner env)")
-    # pebble regenerates its root at every start, so it is fetched now, from inside the app host
-    # (which reaches the acme container by name and trusts pebble's listener CA).
-    root_pem = app_host.check_output(
-        "curl -fsS --cacert /etc/letsencrypt/soc2kit-acme-ca-bundle.pem https://acme:15000/roots/0"
-    )
-    assert "BEGIN CERTIFICATE" in root_pem
-    root = tmp_path_factory.mktemp("acme") / "pebble-root.pem"
-    root.write_text(root_pem + "\n")
+def site(facts, app_host, tmp_path_factory) -> Site:
+    root = None
+    if facts.acme_root_url:
+        # pebble regenerates its root at every start, so it is fetched now, from inside the app host
+        # (which reaches the ACME server by name and trusts pebble's listener CA).
+        root_pem = app_host.check_output(f"curl -fsS --cacert {ACME_CA_BUNDLE} {facts.acme_root_url}")
+        assert "BEGIN CERTIFICATE" in root_pem
+        root = tmp_path_factory.mktemp("acme") / "acme-root.pem"
+        root.write_text(root_pem + "\n")
     return Site(
-        web_server=WEB_SERVER,
-        https_port=int(os.environ["SOC2KIT_TEST_HTTPS_PORT"]),
-        http_port=int(os.environ["SOC2KIT_TEST_HTTP_PORT"]),
+        domain=facts.domain,
+        web_server=facts.web_server,
+        address=facts.https_address,
+        https_port=facts.https_port,
+        http_port=facts.http_port,
         acme_root=root,
     )
 
@@ -325,7 +364,7 @@ class Session:
 
     @property
     def origin(self) -> str:
-        return f"https://{SITE_DOMAIN}:{self.site.https_port}"
+        return f"https://{self.site.domain}:{self.site.https_port}"
 
     def browser_headers(self) -> dict[str, str]:
         headers = {

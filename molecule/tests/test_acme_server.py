@@ -23,11 +23,11 @@ def test_pebble_listens_on_acme_and_management_ports(host):
         )
 
 
-# A DNS query for the site's A record to the mock DNS; prints the address of the first answer.
+# A DNS query for the A record of the name in argv[1] to the mock DNS; prints the first answer's address.
 DNS_QUERY = "; ".join(
     [
-        "import socket, struct",
-        "name = b''.join(bytes([len(p)]) + p.encode() for p in 'app.soc2kit.test'.split('.')) + bytes(1)",
+        "import socket, struct, sys",
+        "name = b''.join(bytes([len(p)]) + p.encode() for p in sys.argv[1].split('.')) + bytes(1)",
         "query = struct.pack('>HHHHHH', 1, 0x0100, 1, 0, 0, 0) + name + struct.pack('>HH', 1, 1)",
         "sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
         "sock.settimeout(5)",
@@ -42,9 +42,9 @@ DNS_QUERY = "; ".join(
 )
 
 
-def test_mock_dns_answers_site_name_with_app_address(host, app_host):
+def test_mock_dns_answers_site_name_with_app_address(host, app_host, facts):
     app_address = app_host.check_output("hostname -I").split()[0]
-    assert host.check_output("python3 -c %s", DNS_QUERY) == app_address
+    assert host.check_output("python3 -c %s %s", DNS_QUERY, facts.domain) == app_address
 
 
 def test_pebble_issues_90_day_certificates(host):

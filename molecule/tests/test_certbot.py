@@ -1,15 +1,23 @@
-"""certbot role: certificate from the local ACME CA, renewal by systemd, loud failures."""
+"""certbot role: certificate from the inventory's ACME CA, renewal by systemd, loud failures.
+
+The site's name, the ACME directory and the certificate's issuer come from the inventory (site_facts.py):
+pebble on the local stacks, Let's Encrypt on AWS.
+"""
 
 from __future__ import annotations
 
 import pytest
+from conftest import ACME_CA_BUNDLE as CA_BUNDLE
 
 testinfra_hosts = ["ansible://app_hosts"]
+# An ACME directory that cannot answer (nothing listens on port 9 of the host's loopback): a renewal
+# against it fails without any traffic leaving the host.
+UNREACHABLE_ACME_DIR = "https://127.0.0.1:9/no-such-directory"
 
-DOMAIN = "app.soc2kit.test"
-LIVE = f"/etc/letsencrypt/live/{DOMAIN}"
-CA_BUNDLE = "/etc/letsencrypt/soc2kit-acme-ca-bundle.pem"
-ACME_DIR = "https://acme:14000/dir"
+
+@pytest.fixture(scope="module")
+def live(facts) -> str:
+    return f"/etc/letsencrypt/live/{facts.domain}"
 
 
 def test_certbot_packages_installed(host):
@@ -22,62 +30,68 @@ def test_certbot_timer_enabled_and_active(host):
     assert timer.is_running
 
 
-def test_certificate_lineage_present(host):
+def test_certificate_lineage_present(host, live):
     for name in ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"):
-        assert host.file(f"{LIVE}/{name}").exists, name
+        assert host.file(f"{live}/{name}").exists, name
 
 
-def test_private_key_is_ecdsa_and_root_only(host):
-    key = host.file(f"{LIVE}/privkey.pem").linked_to
+def test_private_key_is_ecdsa_and_root_only(host, live):
+    key = host.file(f"{live}/privkey.pem").linked_to
     f = host.file(key)
     assert f.user == "root"
     assert f.mode == 0o600
     assert "ASN1 OID: prime256v1" in host.check_output(f"openssl pkey -in {key} -noout -text")
 
 
-def test_certificate_issued_by_acme_ca_for_the_site(host):
-    text = host.check_output(f"openssl x509 -in {LIVE}/cert.pem -noout -issuer -ext subjectAltName")
-    assert "Pebble Intermediate CA" in text
-    assert f"DNS:{DOMAIN}" in text
+def test_certificate_issued_by_acme_ca_for_the_site(host, facts, live):
+    text = host.check_output(f"openssl x509 -in {live}/cert.pem -noout -issuer -ext subjectAltName")
+    assert facts.acme_issuer in text
+    assert f"DNS:{facts.domain}" in text
 
 
-def test_certificate_chain_verifies_against_acme_root_of_this_run(host):
-    host.check_output(f"curl -fsS --cacert {CA_BUNDLE} -o /tmp/acme-root.pem https://acme:15000/roots/0")
-    result = host.run(
-        f"openssl verify -CAfile /tmp/acme-root.pem -untrusted {LIVE}/chain.pem {LIVE}/cert.pem"
-    )
+def test_certificate_chain_verifies_against_acme_root(host, facts, live):
+    """Against the private ACME server's root of this run, or the host's system trust store."""
+    trust = ""
+    if facts.acme_root_url:
+        host.check_output(f"curl -fsS --cacert {CA_BUNDLE} -o /tmp/acme-root.pem {facts.acme_root_url}")
+        trust = "-CAfile /tmp/acme-root.pem"
+    result = host.run(f"openssl verify {trust} -untrusted {live}/chain.pem {live}/cert.pem")
     assert result.rc == 0, result.stderr
 
 
-def test_certificate_lives_90_days(host):
-    out = host.check_output(f"openssl x509 -in {LIVE}/cert.pem -noout -startdate -enddate")
+def test_certificate_lives_90_days(host, live):
+    out = host.check_output(f"openssl x509 -in {live}/cert.pem -noout -startdate -enddate")
     start = host.check_output(
-        f'date -d "$(openssl x509 -in {LIVE}/cert.pem -noout -startdate | cut -d= -f2)" +%s'
+        f'date -d "$(openssl x509 -in {live}/cert.pem -noout -startdate | cut -d= -f2)" +%s'
     )
     end = host.check_output(
-        f'date -d "$(openssl x509 -in {LIVE}/cert.pem -noout -enddate | cut -d= -f2)" +%s'
+        f'date -d "$(openssl x509 -in {live}/cert.pem -noout -enddate | cut -d= -f2)" +%s'
     )
     # pebble sets notAfter one second before the end of the period.
     assert 7776000 - 1 <= int(end) - int(start) <= 7776000, out
 
 
-def test_cli_ini_points_at_configured_acme_server_with_ecdsa_webroot(host):
+def test_cli_ini_points_at_configured_acme_server_with_ecdsa_and_challenge(host, facts):
     conf = host.file("/etc/letsencrypt/cli.ini").content_string
-    assert f"server = {ACME_DIR}" in conf
+    assert f"server = {facts.acme_directory_url}" in conf
     assert "key-type = ecdsa" in conf
-    assert "authenticator = webroot" in conf
+    assert f"authenticator = {facts.acme_challenge}" in conf
 
 
-def test_renewal_configuration_keeps_acme_server_and_ecdsa(host):
-    conf = host.file(f"/etc/letsencrypt/renewal/{DOMAIN}.conf").content_string
-    assert f"server = {ACME_DIR}" in conf
+def test_renewal_configuration_keeps_acme_server_and_ecdsa(host, facts):
+    conf = host.file(f"/etc/letsencrypt/renewal/{facts.domain}.conf").content_string
+    assert f"server = {facts.acme_directory_url}" in conf
     assert "key_type = ecdsa" in conf
 
 
-def test_scheduled_renewal_trusts_acme_ca_bundle(host):
+def test_scheduled_renewal_trusts_the_acme_servers_ca(host, facts):
+    """A private ACME server only through certbot's own bundle; a public one through the system's store."""
     env = host.check_output("systemctl show certbot.service -p Environment")
-    assert f"REQUESTS_CA_BUNDLE={CA_BUNDLE}" in env
-    assert host.file(CA_BUNDLE).mode == 0o644
+    if facts.private_acme_server:
+        assert f"REQUESTS_CA_BUNDLE={CA_BUNDLE}" in env
+        assert host.file(CA_BUNDLE).mode == 0o644
+    else:
+        assert "REQUESTS_CA_BUNDLE" not in env
 
 
 def test_renewal_failure_reported_by_onfailure_unit(host):
@@ -93,10 +107,12 @@ def test_deploy_hook_validates_before_reload(host):
     assert host.run(hook.path).rc == 0
 
 
-def test_renew_dry_run_against_local_acme_server_passes(host):
+def test_renew_dry_run_against_the_acme_server_passes(host, facts):
+    # --server always: without it certbot goes to Let's Encrypt's staging server whatever the renewal
+    # configuration says (a public ACME server's own directory is replaced by its staging one there too).
+    trust = f"REQUESTS_CA_BUNDLE={CA_BUNDLE} " if facts.private_acme_server else ""
     result = host.run(
-        f"REQUESTS_CA_BUNDLE={CA_BUNDLE} certbot renew --dry-run "
-        f"--server {ACME_DIR} --no-random-sleep-on-renew"
+        f"{trust}certbot renew --dry-run --server {facts.acme_directory_url} --no-random-sleep-on-renew"
     )
     assert result.rc == 0, result.stdout + result.stderr
     assert "Congratulations, all simulated renewals succeeded" in result.stdout + result.stderr
@@ -109,7 +125,7 @@ def failing_renewal(host):
     host.check_output(
         "mkdir -p /run/systemd/system/certbot.service.d && printf '%s\\n' '[Service]' 'ExecStart=' "
         "'ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew "
-        "--server https://acme:14000/no-such-directory' "
+        f"--server {UNREACHABLE_ACME_DIR}' "
         f"> {dropin} "
         "&& systemctl daemon-reload"
     )
@@ -117,8 +133,10 @@ def failing_renewal(host):
     host.run(f"rm -f {dropin} && systemctl daemon-reload && systemctl reset-failed certbot.service")
 
 
-def test_failed_renewal_logged_at_err_and_old_certificate_kept(host, failing_renewal):
-    serial_before = host.check_output(f"openssl x509 -in {LIVE}/cert.pem -noout -serial")
+# Disruptive: it raises a real renewal-failure alert (err priority) on the host it runs on.
+@pytest.mark.disruptive
+def test_failed_renewal_logged_at_err_and_old_certificate_kept(host, live, failing_renewal):
+    serial_before = host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial")
     since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
     assert host.run("timeout 120 systemctl start certbot.service").rc != 0
     # OnFailure= runs asynchronously; wait for its message at err priority.
@@ -128,4 +146,4 @@ def test_failed_renewal_logged_at_err_and_old_certificate_kept(host, failing_ren
         "sleep 1; done; exit 1"
     )
     assert found.rc == 0, "no err-priority report of the failed renewal in the journal"
-    assert host.check_output(f"openssl x509 -in {LIVE}/cert.pem -noout -serial") == serial_before
+    assert host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial") == serial_before

@@ -19,7 +19,7 @@ import time
 import uuid
 
 import pytest
-from conftest import SITE_DOMAIN, WEB_SERVER, Session, create_app_user
+from conftest import Session, create_app_user, current_facts
 
 # Creates a user and customer records: molecule runs it, checks of a live stack do not.
 pytestmark = pytest.mark.disruptive
@@ -146,7 +146,7 @@ def scripted_session(site, app_host, canaries, markers) -> None:
     response, body = session.request(
         "GET",
         "/api/customers/?page_size=1",
-        headers={"Referer": f"https://{SITE_DOMAIN}/customers/?email={canaries['email']}"},
+        headers={"Referer": f"https://{current_facts().domain}/customers/?email={canaries['email']}"},
     )
     assert response.status == 200, body
     response, body = session.request(
@@ -194,7 +194,7 @@ def logs_settled(scripted_session, app_host, group_host, markers) -> None:
     (one queue per host)."""
     collector = group_host("log_collectors")
     folder = f"{REMOTE_LOG_DIR}/{app_host.check_output('hostname --fqdn')}"
-    expected = [f"{folder}/{WEB_SERVER}-access.log", f"{folder}/django-app.log"]
+    expected = [f"{folder}/{current_facts().web_server}-access.log", f"{folder}/django-app.log"]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         missing = [
@@ -232,7 +232,7 @@ def test_no_canary_in_any_log_on_the_log_collector(logs_settled, group_host, can
 def test_access_logs_keep_route_words_and_redact_ids(scripted_session, app_host, markers):
     web_entries = [
         json.loads(line)
-        for line in app_host.file(WEB_ACCESS_LOG[WEB_SERVER]).content_string.splitlines()
+        for line in app_host.file(WEB_ACCESS_LOG[current_facts().web_server]).content_string.splitlines()
         if line.startswith("{")
     ]
     web_uris = {entry["uri"] for entry in web_entries}

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import scenario_playbook
+from conftest import current_facts, scenario_playbook
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
 pytestmark = pytest.mark.disruptive
@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RELEASES = "/srv/django-app/releases"
 CURRENT = "/srv/django-app/current"
 SOCKET = "/run/django-app/gunicorn.sock"
-SITE_DOMAIN = "app.soc2kit.test"
 LOAD_UNIT = "soc2kit-lifecycle-load"
 # Bounds of the load generator: it stops at whichever comes first.
 LOAD_MAX_SECONDS = 600
@@ -136,7 +135,7 @@ def main_pid(host) -> str:
 def readyz_status(host) -> str:
     return host.check_output(
         f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 20 --unix-socket {SOCKET} "
-        f"-H 'Host: {SITE_DOMAIN}' -H 'X-Forwarded-Proto: https' http://localhost/readyz"
+        f"-H 'Host: {current_facts().domain}' -H 'X-Forwarded-Proto: https' http://localhost/readyz"
     )
 
 
@@ -173,7 +172,8 @@ def load_on_the_socket(app_host):
     app_host.run_test(f"cat > /run/soc2kit-load.py <<'EOF'\n{LOAD_GENERATOR}\nEOF")
     app_host.run_test(
         f"systemd-run --unit={LOAD_UNIT} --collect /usr/bin/python3 /run/soc2kit-load.py {SOCKET} "
-        f"{SITE_DOMAIN} {stop_file} {result_file} {LOAD_MAX_SECONDS} {LOAD_MAX_REQUESTS} {LOAD_THREADS}"
+        f"{current_facts().domain} {stop_file} {result_file} "
+        f"{LOAD_MAX_SECONDS} {LOAD_MAX_REQUESTS} {LOAD_THREADS}"
     )
     figures: dict = {}
     try:

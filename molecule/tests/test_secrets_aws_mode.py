@@ -14,14 +14,13 @@ import json
 
 import moto_host
 import pytest
-from conftest import database_login, scenario_playbook
+from conftest import current_facts, database_login, scenario_playbook
 from moto_host import MOTO_URL, REGION, put_text
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
 pytestmark = pytest.mark.disruptive
 
 SOCKET = "/run/django-app/gunicorn.sock"
-SITE_DOMAIN = "app.soc2kit.test"
 SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_LOCAL_KEKS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY")
 
 
@@ -97,7 +96,7 @@ for name in sys.argv[1:]:
 
 def readyz(host) -> tuple[str, str]:
     result = host.run(
-        f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {SITE_DOMAIN}' "
+        f"curl -sS --max-time 20 --unix-socket {SOCKET} -H 'Host: {current_facts().domain}' "
         "-H 'X-Forwarded-Proto: https' -w '\\n%{http_code}' http://localhost/readyz"
     )
     body, _, status = result.stdout.rpartition("\n")

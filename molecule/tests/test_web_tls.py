@@ -1,7 +1,8 @@
 """The HTTPS front, seen from outside, the same for nginx and Apache (runs in both scenarios).
 
-Every check goes to the scenario's loopback-published ports (127.0.0.1 only), with SNI and Host set
-to the site's name and the certificate verified against pebble's root of this run.
+Every check goes to where the inventory publishes the site (loopback ports for containers, the public
+name on AWS), with SNI and Host set to the site's name and the certificate verified against the ACME
+server's root (the local ACME server's root of this run, or the system's trust store).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import warnings
 from http.cookies import SimpleCookie
 
 import pytest
-from conftest import APP_CSP_DIRECTIVES, PROXY_OWNED_HEADERS, SITE_DOMAIN, csp_directives
+from conftest import APP_CSP_DIRECTIVES, PROXY_OWNED_HEADERS, csp_directives
 
 # Mozilla server-side TLS 6.0 intermediate TLS 1.2 suites (ECDSA certificate: the ECDSA ones).
 MOZILLA_TLS12_ECDSA = [
@@ -32,7 +33,10 @@ NON_MOZILLA_TLS12 = [
 
 def _context(site, version: ssl.TLSVersion, ciphers: str | None = None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(str(site.acme_root))
+    if site.acme_root:
+        ctx.load_verify_locations(str(site.acme_root))
+    else:
+        ctx.load_default_certs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = ctx.maximum_version = version
@@ -44,7 +48,7 @@ def _context(site, version: ssl.TLSVersion, ciphers: str | None = None) -> ssl.S
 def test_certificate_chains_to_acme_root_and_names_the_site(site):
     with site.handshake(site.tls_context()) as tls:  # default context: chain and host name verified
         cert = tls.getpeercert()
-    assert ("DNS", SITE_DOMAIN) in cert["subjectAltName"]
+    assert ("DNS", site.domain) in cert["subjectAltName"]
 
 
 def test_certificate_key_is_ecdsa(site):
@@ -94,7 +98,7 @@ def test_tls12_session_tickets_not_issued(site):
 def test_http_redirects_to_https_with_path_and_query(site):
     response, _ = site.http("GET", "/some/page/?q=1")
     assert response.status == 301
-    assert response.getheader("Location") == f"https://{SITE_DOMAIN}/some/page/?q=1"
+    assert response.getheader("Location") == f"https://{site.domain}/some/page/?q=1"
 
 
 def test_acme_challenge_served_over_http_not_redirected(site, app_host):
@@ -184,7 +188,7 @@ def upload(site, size: int):
     headers = {
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
         "Cookie": cookies,
-        "Referer": f"https://{SITE_DOMAIN}/accounts/login/",
+        "Referer": f"https://{site.domain}/accounts/login/",
     }
     return site.https("POST", "/accounts/login/", body=body, headers=headers)
 

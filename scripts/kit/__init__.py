@@ -15,7 +15,9 @@ MOLECULE_DIR = ROOT / "molecule"
 
 LOCAL = "local"
 AWS_ENVIRONMENTS = ("dev", "staging", "prod")
-ENVIRONMENTS = (LOCAL, *AWS_ENVIRONMENTS)
+# The AWS flow on local containers (scripts/kit/rehearsal.py): prod's code, only the cloud replaced.
+REHEARSAL = "rehearsal"
+ENVIRONMENTS = (LOCAL, *AWS_ENVIRONMENTS, REHEARSAL)
 WEB_SERVERS = ("nginx", "apache")
 # ENV=local converges the molecule scenario of the chosen web server and keeps it running.
 LOCAL_SCENARIOS = {"nginx": "default", "apache": "apache"}
@@ -42,7 +44,7 @@ def check_env(env: str) -> str:
         raise KitError(
             f"unknown ENV={env!r}; choose one of: {', '.join(ENVIRONMENTS)}",
             "ENV=local runs everything on local containers; dev, staging and prod are the AWS stacks "
-            "(pulumi/Pulumi.<ENV>.yaml)",
+            "(pulumi/Pulumi.<ENV>.yaml); ENV=rehearsal runs prod's AWS flow on local containers",
         )
     return env
 

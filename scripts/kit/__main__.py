@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from . import LOCAL, KitError, ami, aws, check_env, check_web, local
+from . import LOCAL, REHEARSAL, KitError, ami, aws, check_env, check_web, local, rehearsal
 from .preflight import context, export_stack_profile, run_preflight
 from .stages import Pipeline
 
@@ -34,6 +34,20 @@ def build(action: str, env: str, web: str, environ: dict[str, str]) -> Pipeline:
         raise KitError(
             f"`make {action}` has no meaning for ENV=local",
             "ENV=local supports deploy, destroy, rollback, verify",
+        )
+    if env == REHEARSAL:
+        web = web or "nginx"
+        if action == "deploy":
+            return rehearsal.deploy(web, environ)
+        if action == "destroy":
+            return rehearsal.destroy()
+        if action == "rollback":
+            return rehearsal.rollback(web, environ)
+        if action == "verify":
+            return rehearsal.verify_pipeline(web)
+        raise KitError(
+            f"`make {action}` has no meaning for ENV=rehearsal",
+            "ENV=rehearsal supports deploy, destroy, rollback, verify",
         )
     if action == "plan":
         return aws.plan(env)
@@ -67,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env = check_env(args.env)
         web = check_web(args.web) if args.web else ""
-        if env != LOCAL:
+        if env not in (LOCAL, REHEARSAL):
             # boto3 here and every child (Ansible, SSM plugin) use the stack's aws:profile, as Pulumi does.
             export_stack_profile(context(env), os.environ)
         pipeline = build(args.action, env, web, dict(os.environ))

@@ -16,7 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import ANSIBLE_DIR, MOLECULE_DIR, PULUMI_DIR, ROOT, WEB_SERVERS, KitError
+from . import ANSIBLE_DIR, PULUMI_DIR, REHEARSAL, ROOT, WEB_SERVERS, KitError
+from .livecheck import live_check
 from .preflight import context, profile_env, run_preflight, site_settings
 from .smoke import smoke_test
 from .stages import Pipeline, run
@@ -24,7 +25,6 @@ from .stages import Pipeline, run
 INVENTORY_SCRIPT = ANSIBLE_DIR / "inventory" / "pulumi_inventory.py"
 # Recorded outputs of the last `pulumi stack output` of a run (names and ARNs only, never secrets).
 STATE_DIR = ROOT / ".cache" / "deploy"
-TESTINFRA_DIR = MOLECULE_DIR / "tests"
 DEFAULT_BATCHES: list[int | str] = [1, "50%"]
 # `pulumi up` and `pulumi preview` run the SOC2 policy pack: a mandatory violation stops them.
 POLICY_PACK_DIR = PULUMI_DIR / "policy"
@@ -52,9 +52,16 @@ def load_inventory_module() -> ModuleType:
 
 def ansible_env(env: str) -> dict[str, str]:
     """Environment of every Ansible run: the kit's ansible.cfg, the outputs recorded for this ENV, and the
-    stack's AWS profile (its secrets lookups and the SSM connection use the account Pulumi deployed to)."""
+    stack's AWS profile (its secrets lookups and the SSM connection use the account Pulumi deployed to);
+    for the rehearsal, its podman connection and moto endpoint instead of a profile."""
+    if env == REHEARSAL:
+        from . import rehearsal
+
+        extra = rehearsal.ansible_env_extras()
+    else:
+        extra = profile_env(context(env))
     return {
-        **profile_env(context(env)),
+        **extra,
         "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
         # Ansible only warns about an inventory it cannot parse and goes on with no hosts; fail instead.
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
@@ -67,7 +74,6 @@ def ansible_env(env: str) -> dict[str, str]:
 
 def record_outputs(env: str) -> dict[str, Any]:
     """Reads the stack outputs once (secrets hidden), checks them, keeps them for the later stages."""
-    module = load_inventory_module()
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise KitError("the pulumi CLI is not on PATH", "install it: https://www.pulumi.com/docs/install/")
@@ -85,11 +91,18 @@ def record_outputs(env: str) -> dict[str, Any]:
         )
     try:
         outputs = json.loads(result.stdout)
-        inventory = module.build_inventory(outputs, env, os.environ.get("KIT_CONNECTION") or None)
     except json.JSONDecodeError as error:
         raise KitError(
             f"`pulumi stack output --json` printed invalid JSON: {error}", "upgrade the Pulumi CLI"
         ) from error
+    return store_outputs(env, outputs, os.environ.get("KIT_CONNECTION") or None)
+
+
+def store_outputs(env: str, outputs: Any, connection: str | None) -> dict[str, Any]:
+    """Checks the outputs by building the inventory from them, and keeps them for the later stages."""
+    module = load_inventory_module()
+    try:
+        inventory = module.build_inventory(outputs, env, connection)
     except module.InventoryError as error:
         raise KitError(
             str(error), "fix the exported outputs in pulumi/__main__.py and run `make deploy` again"
@@ -102,8 +115,9 @@ def record_outputs(env: str) -> dict[str, Any]:
     return inventory
 
 
-def show_inventory(env: str) -> None:
-    inventory = record_outputs(env)
+def show_inventory(env: str, inventory: dict[str, Any] | None = None) -> None:
+    """Prints the hosts of the inventory (from the stack's outputs, read now unless given)."""
+    inventory = inventory if inventory is not None else record_outputs(env)
     hosts = inventory["app_hosts"]["hosts"]
     connection = inventory["app_hosts"]["vars"]["soc2kit_connection"]
     print(f"inventory: {len(hosts)} app host(s) via {connection}: {', '.join(hosts)}", file=sys.stderr)
@@ -198,27 +212,19 @@ def public_hostname(env: str) -> str:
     return str(names[0])
 
 
-def verify(env: str) -> None:
-    if not TESTINFRA_DIR.is_dir():
-        raise KitError(
-            f"{TESTINFRA_DIR} does not exist (the testinfra suite shared with molecule)",
-            "restore molecule/tests/",
-        )
+def verify(env: str, smoke: Callable[[], None] | None = None) -> None:
+    """The live checks against the ENV's inventory, then the HTTPS smoke test (`smoke` replaces it)."""
+    check = live_check(inventory=inventory_dir(env))
     run(
-        [
-            "pytest",
-            str(TESTINFRA_DIR),
-            "-p",
-            "no:cacheprovider",
-            "--hosts=ansible://app_hosts",
-            f"--ansible-inventory={inventory_dir(env)}",
-        ],
+        check.command,
         what="testinfra verification of the deployed hosts",
         fix="read the failed controls above; re-run `make deploy` after fixing the role, or `make rollback`",
-        env=ansible_env(env),
+        env={**ansible_env(env), **check.env},
     )
-    host = public_hostname(env)
-    smoke_test(host, 443)
+    if smoke is not None:
+        smoke()
+        return
+    smoke_test(public_hostname(env), 443)
 
 
 def pulumi_up_command(env: str, environ: dict[str, str]) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from . import ANSIBLE_DIR, LOCAL_SCENARIOS, MOLECULE_DIR, ROOT, KitError
+from .livecheck import live_check
 from .smoke import smoke_test
 from .stages import Pipeline, log_path, run
 
@@ -36,9 +36,6 @@ ADMIN_EMAIL = "admin@soc2kit.test"
 MANAGE_COMMAND = "/usr/local/sbin/django-app-manage"
 # Where the log collector container stores what the app host ships.
 COLLECTOR_LOG_DIR = "/var/log/remote"
-# pytest options of a check of a live deployment: the tests marked disruptive (they deploy releases, stop
-# the log collector, kill gunicorn) run in the molecule scenarios only, never against a running stack.
-LIVE_CHECKS_ONLY = ["-m", "not disruptive"]
 _RECAP = re.compile(r"^[\s\u2502]*(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.MULTILINE)
 # molecule frames ansible's output in colour and a box ("  \u2502 app : ok=..."): codes are removed first.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -178,11 +175,12 @@ def site_ca_file(scenario: Scenario) -> Path:
 
 
 def verify(scenario: Scenario) -> None:
+    check = live_check(scenario=scenario.name)
     run(
-        ["molecule", "verify", "-s", scenario.name],
+        check.command,
         what=f"molecule verify (scenario {scenario.name})",
         fix="the failed controls are listed above",
-        env={**molecule_env(), "PYTEST_ADDOPTS": shlex.join(LIVE_CHECKS_ONLY)},
+        env={**molecule_env(), **check.env},
         log=log_path(f"{scenario.name}-verify"),
     )
     smoke_test(

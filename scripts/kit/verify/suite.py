@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from .. import MOLECULE_DIR, local
-from ..local import LIVE_CHECKS_ONLY
+from ..livecheck import live_check
 from .context import Context
 from .controls import SUITE_CONTROLS, disruptive, suite_control
 from .hosts import run_local
@@ -130,29 +129,18 @@ def evaluate_suite(xml_text: str, returncode: int, output: str = "") -> Outcome:
 
 def testinfra(ctx: Context) -> tuple[Outcome, list[Attachment]]:
     junit = ctx.scratch / "testinfra-junit.xml"
-    # The live deployment is checked, never changed: tests marked disruptive (deploying releases, stopping
-    # the collector, killing gunicorn) run in the molecule scenarios only.
-    options = [f"--junitxml={junit}", "-p", "no:cacheprovider", *LIVE_CHECKS_ONLY]
+    # The live deployment is checked, never changed (livecheck leaves the disruptive tests out).
     if ctx.is_local:
-        scenario = local.scenario_for(ctx.web)
+        check = live_check(scenario=local.scenario_for(ctx.web).name, junit=junit)
         done = run_local(
-            ["molecule", "verify", "-s", scenario.name],
-            env={**local.molecule_env(), **NO_COLOUR, "PYTEST_ADDOPTS": shlex.join(options)},
+            check.command,
+            env={**local.molecule_env(), **NO_COLOUR, **check.env},
             timeout=1800,
             cwd=MOLECULE_DIR.parent,
         )
     else:
-        done = run_local(
-            [
-                "pytest",
-                str(MOLECULE_DIR / "tests"),
-                "--hosts=ansible://app_hosts",
-                f"--ansible-inventory={ctx.inventory}",
-                *options,
-            ],
-            env={**ctx.environ, **NO_COLOUR},
-            timeout=1800,
-        )
+        check = live_check(inventory=ctx.inventory, junit=junit)
+        done = run_local(check.command, env={**ctx.environ, **NO_COLOUR, **check.env}, timeout=1800)
     xml_text = junit.read_text(encoding="utf-8") if junit.is_file() else ""
     attachments = [Attachment("testinfra-output.txt", done.output)]
     if xml_text:

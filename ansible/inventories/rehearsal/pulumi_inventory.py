@@ -1,0 +1,1 @@
+../../inventory/pulumi_inventory.py

@@ -1,0 +1,119 @@
+"""ENV=rehearsal without containers: prod's inventory script and AWS group_vars over the rehearsal's outputs,
+with podman as the only connection difference, and the live checks aimed at the balancer on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kit import aws, rehearsal, rehearsal_stack
+
+from .conftest import ROOT, VENV_BIN
+from .test_livecheck import collect, collected_modules
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict[str, Any]:
+    """The rehearsal stack's outputs as the mocked program exports them (before moto's ARNs)."""
+    return rehearsal_stack.run(rehearsal.addresses()).outputs
+
+
+@pytest.fixture(scope="module")
+def outputs_file(outputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("outputs") / "stack-outputs.json"
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+def test_podman_inventory_sets_no_connection_of_its_own(inventory_script: Any, outputs: dict) -> None:
+    inventory = inventory_script.build_inventory(outputs, "rehearsal", "podman")
+    assert inventory["app_hosts"]["hosts"] == ["soc2kit-rehearsal-app-1", "soc2kit-rehearsal-app-2"]
+    for host in inventory["_meta"]["hostvars"].values():
+        assert not {"ansible_connection", "ansible_host", "ansible_user"} & set(host)
+    assert inventory["app_hosts"]["vars"]["soc2kit_connection"] == "podman"
+
+
+def test_unknown_connection_is_named(inventory_script: Any, outputs_file: Path) -> None:
+    env = {
+        "KIT_CONNECTION": "docker",
+        "KIT_PULUMI_STACK": "rehearsal",
+        "KIT_PULUMI_OUTPUTS_FILE": str(outputs_file),
+    }
+    assert inventory_script.main(["--list"], env) == 1
+
+
+def ansible_inventory(outputs_file: Path, tmp_path: Path) -> dict[str, Any]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KIT_"))},
+        **aws.ansible_env("rehearsal"),
+        "KIT_PULUMI_OUTPUTS_FILE": str(outputs_file),
+        "HOME": str(tmp_path),
+    }
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(aws.inventory_dir("rehearsal")), "--list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_rehearsal_hosts_get_prods_group_vars_and_only_the_listed_differences(
+    outputs_file: Path, tmp_path: Path
+) -> None:
+    hostvars = ansible_inventory(outputs_file, tmp_path)["_meta"]["hostvars"]
+    first = hostvars["soc2kit-rehearsal-app-1"]
+    # prod's AWS group_vars (ansible/inventories/aws_shared/app_hosts.yml) apply as they are ...
+    assert first["django_app_secrets_mode"] == "aws"
+    assert first["django_app_kek_backend"] == "kms"
+    assert first["log_shipping_transport"] == "cloudwatch"
+    assert first["postgresql_mode"] == "rds"
+    # ... and the connection is podman, to the host's own rh-* container.
+    assert first["ansible_connection"] == "containers.podman.podman"
+    assert first["ansible_host"] == "rh-app-1"
+    assert hostvars["soc2kit-rehearsal-app-2"]["ansible_host"] == "rh-app-2"
+    assert first["soc2kit_host_index"] == 0
+    assert hostvars["soc2kit-rehearsal-app-2"]["soc2kit_host_index"] == 1
+
+
+def test_ansible_runs_of_the_rehearsal_use_podman_and_moto() -> None:
+    env = aws.ansible_env("rehearsal")
+    assert env["KIT_CONNECTION"] == "podman"
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert env["CONTAINERS_CONF"].endswith("molecule/containers.conf")
+    assert "KIT_CONNECTION" not in aws.ansible_env("prod")
+
+
+def test_live_checks_of_the_rehearsal_read_the_balancer_and_pebble(
+    outputs_file: Path, tmp_path: Path
+) -> None:
+    env = {**aws.ansible_env("rehearsal"), "KIT_PULUMI_OUTPUTS_FILE": str(outputs_file)}
+    result = collect(aws.inventory_dir("rehearsal"), tmp_path, env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (
+        f"site: app.rehearsal.test via 127.0.0.1:{rehearsal.PORTS['https']}, web server nginx, database rds, "
+        "ACME https://acme:14000/dir (issuer: Pebble Intermediate CA)"
+    ) in result.stdout
+    modules = collected_modules(result.stdout)
+    assert {"test_nginx.py", "test_certbot.py", "test_web_tls.py"} <= modules
+    assert "test_postgresql.py" not in modules  # RDS: no database host in the inventory
+
+
+def test_stand_ins_never_use_the_molecule_scenarios_names_or_ports() -> None:
+    molecule = (ROOT / "molecule" / "default" / "molecule.yml").read_text() + (
+        ROOT / "molecule" / "apache" / "molecule.yml"
+    ).read_text()
+    for container in rehearsal.containers():
+        assert container.name.startswith("rh-")
+        assert f"name: {container.name}\n" not in molecule
+        assert not container.ip.startswith(("10.213.10.", "10.213.11."))
+    for port in rehearsal.PORTS.values():
+        assert f":{port}:" not in molecule

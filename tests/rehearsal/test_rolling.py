@@ -1,0 +1,238 @@
+"""Two app hosts behind the balancer, rolling releases under steady load (needs `make deploy ENV=rehearsal`).
+
+The load goes to the balancer's port on 127.0.0.1 only, bounded in requests and time. Each test prints its
+figures; together they are the rolling and rollback figures of the rehearsal:
+  - a good release, in batches of one host then the rest, fails 0 requests;
+  - a release failing /readyz stops after its first batch, and the other host keeps the old release;
+  - `make rollback ENV=rehearsal` brings every host back to the same release.
+Run after `make deploy ENV=rehearsal` (it deploys releases: for the rehearsal only):
+`.venv/bin/pytest -q -s tests/rehearsal`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from kit import aws, rehearsal  # noqa: E402
+
+CURRENT = "/srv/django-app/current"
+# Bounds of the load: it stops at whichever comes first.
+LOAD_THREADS = 4
+LOAD_MAX_SECONDS = 900
+LOAD_MAX_REQUESTS = 100_000
+PLAYBOOK_TIMEOUT = 1800
+
+
+def podman(*args: str, check: bool = True) -> str:
+    env = {**os.environ, **rehearsal.podman_env()}
+    result = subprocess.run(["podman", *args], capture_output=True, text=True, env=env, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def current_release(index: int) -> str:
+    """The source hash of the release the host serves: a release is named <UTC time>-<source hash>, and
+    each host builds its own, so the same release has a different time on each host."""
+    name = podman("exec", rehearsal.app_container(index), "readlink", CURRENT).rsplit("/", 1)[-1]
+    return name.rsplit("-", 1)[-1]
+
+
+def releases_on_every_host() -> list[str]:
+    return [current_release(i) for i in range(rehearsal.APP_HOST_COUNT)]
+
+
+def playbook(name: str, *options: str, **extra: Any) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(aws.inventory_dir(rehearsal.ENV)),
+        *options,
+        str(ROOT / "ansible" / name),
+    ]
+    if extra:
+        command += ["-e", json.dumps(extra)]
+    env = {**os.environ, **aws.ansible_env(rehearsal.ENV), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    started = time.monotonic()
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=PLAYBOOK_TIMEOUT, check=False
+    )
+    print(f"{name} {sorted(extra)}: rc={result.returncode} in {time.monotonic() - started:.0f} s")
+    return result
+
+
+def source_copy(tmp_path: Path, marker: str, broken_readyz: bool = False) -> Path:
+    """app/ with a marker file (a new release) and optionally a /readyz that reports a failure."""
+    source = tmp_path / "app"
+    shutil.copytree(ROOT / "app", source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".env"))
+    (source / "RELEASE_MARKER").write_text(marker + "\n")
+    if broken_readyz:
+        with (source / "config/urls.py").open("a") as urls:
+            urls.write(
+                "\n\n# Broken on purpose by tests/rehearsal/test_rolling.py.\n"
+                "from django.http import JsonResponse as _JsonResponse  # noqa: E402\n"
+                "from django.urls import path as _path  # noqa: E402\n\n"
+                "urlpatterns.insert(0, _path('readyz', lambda request: _JsonResponse("
+                "{'status': 'unavailable', 'failing': ['rehearsal_broken_release']}, status=503)))\n"
+            )
+    return source
+
+
+class Load:
+    """LOAD_THREADS loops of GET /healthz through the balancer on 127.0.0.1 (SNI and Host: the site)."""
+
+    def __init__(self, ca_file: Path) -> None:
+        self.context = ssl.create_default_context(cafile=str(ca_file))
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failed = 0
+        self.errors: dict[str, int] = {}
+        self.started = time.monotonic()
+
+    def _done(self) -> bool:
+        return (
+            self.stop.is_set()
+            or time.monotonic() - self.started > LOAD_MAX_SECONDS
+            or self.ok + self.failed >= LOAD_MAX_REQUESTS
+        )
+
+    def _one(self) -> None:
+        error = None
+        try:
+            raw = socket.create_connection(("127.0.0.1", rehearsal.PORTS["https"]), timeout=30)
+            connection = http.client.HTTPSConnection("127.0.0.1", rehearsal.PORTS["https"], timeout=30)
+            connection.sock = self.context.wrap_socket(raw, server_hostname=rehearsal.SITE_DOMAIN)
+            connection.request("GET", "/healthz", headers={"Host": rehearsal.SITE_DOMAIN})
+            status = connection.getresponse().status
+            connection.close()
+            error = None if status == 200 else f"http-{status}"
+        except (OSError, http.client.HTTPException) as exc:
+            error = type(exc).__name__
+        with self.lock:
+            if error is None:
+                self.ok += 1
+            else:
+                self.failed += 1
+                self.errors[error] = self.errors.get(error, 0) + 1
+
+    def _loop(self) -> None:
+        while not self._done():
+            self._one()
+            time.sleep(0.02)
+
+    @contextmanager
+    def running(self) -> Iterator[Load]:
+        workers = [threading.Thread(target=self._loop) for _ in range(LOAD_THREADS)]
+        for worker in workers:
+            worker.start()
+        try:
+            time.sleep(3)
+            yield self
+            time.sleep(3)
+        finally:
+            self.stop.set()
+            for worker in workers:
+                worker.join()
+
+    def figures(self) -> str:
+        return f"{self.ok} ok, {self.failed} failed {self.errors}, {time.monotonic() - self.started:.0f} s"
+
+
+@pytest.fixture(scope="module")
+def site_ca() -> Path:
+    return rehearsal.fetch_acme_root()
+
+
+@pytest.fixture(scope="module")
+def deployed() -> list[str]:
+    before = releases_on_every_host()
+    assert len(set(before)) == 1, f"the hosts run different releases before the test: {before}"
+    return before
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, Any]:
+    return {}
+
+
+def test_good_release_rolls_out_in_batches_and_fails_no_request(
+    deployed: list[str], state: dict[str, Any], site_ca: Path, tmp_path: Path
+) -> None:
+    marker = f"rehearsal-{uuid.uuid4().hex}"
+    load = Load(site_ca)
+    with load.running():
+        result = playbook(
+            "deploy-app.yml",
+            django_app_source_dir=str(source_copy(tmp_path, marker)),
+            django_app_deploy_serial=[1, "50%"],
+        )
+    print(f"good release under load: {load.figures()}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    # Two batches: one host, then the other.
+    assert result.stdout.count("PLAY [Deploy the Django app]") == 2, result.stdout[-3000:]
+    new = releases_on_every_host()
+    assert len(set(new)) == 1
+    assert new[0] != deployed[0]
+    for index in range(rehearsal.APP_HOST_COUNT):
+        marker_file = podman("exec", rehearsal.app_container(index), "cat", f"{CURRENT}/RELEASE_MARKER")
+        assert marker_file == marker
+    assert load.failed == 0, f"requests failed during the rolling release: {load.errors}"
+    assert load.ok > 50
+    state["good"] = new[0]
+
+
+def test_release_failing_readyz_stops_after_its_first_batch(
+    state: dict[str, Any], site_ca: Path, tmp_path: Path
+) -> None:
+    source = source_copy(tmp_path, f"broken-{uuid.uuid4().hex}", broken_readyz=True)
+    load = Load(site_ca)
+    with load.running():
+        result = playbook(
+            "deploy-app.yml", django_app_source_dir=str(source), django_app_deploy_serial=[1, "50%"]
+        )
+    print(f"release failing /readyz under load: {load.figures()}")
+    assert result.returncode != 0, "a release failing /readyz was deployed"
+    assert "rehearsal_broken_release" in result.stdout
+    # The first batch refused it; the second batch never started: the other host was not touched.
+    assert result.stdout.count("PLAY [Deploy the Django app]") == 1, result.stdout[-3000:]
+    assert releases_on_every_host() == [state["good"]] * rehearsal.APP_HOST_COUNT
+    assert load.failed == 0, f"requests failed while the broken release was tried: {load.errors}"
+
+
+def test_rollback_brings_every_host_back_to_the_same_release(
+    deployed: list[str], state: dict[str, Any]
+) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["make", "rollback", "ENV=rehearsal"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=PLAYBOOK_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    after = releases_on_every_host()
+    print(f"after make rollback ENV=rehearsal: {after}")
+    assert after == [deployed[0]] * rehearsal.APP_HOST_COUNT
