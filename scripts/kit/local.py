@@ -143,14 +143,13 @@ def converge(scenario: Scenario) -> None:
     print(f"converge: {state}", file=sys.stderr)
 
 
-def site_ca_file(scenario: Scenario) -> Path:
-    """Saves the local ACME server's root (the CA of the site's certificate) for curl and browsers."""
-    acme = scenario.container("acme_servers")
+def acme_root_pem(container: str) -> str:
+    """pebble's issuing root (new at every start: the site certificate's CA), read inside `container`."""
     result = subprocess.run(  # noqa: S603
         [
             podman(),
             "exec",
-            acme,
+            container,
             "curl",
             "-fsS",
             "--cacert",
@@ -164,13 +163,18 @@ def site_ca_file(scenario: Scenario) -> Path:
     )
     if result.returncode != 0 or "BEGIN CERTIFICATE" not in result.stdout:
         raise KitError(
-            f"cannot read the local ACME server's root certificate from container {acme}: "
+            f"cannot read the local ACME server's root certificate from container {container}: "
             + result.stderr.strip(),
-            f"check that pebble runs in {acme} (`podman exec {acme} systemctl status pebble`)",
+            f"check that pebble runs in {container} (`podman exec {container} systemctl status pebble`)",
         )
+    return result.stdout
+
+
+def site_ca_file(scenario: Scenario) -> Path:
+    """Saves the local ACME server's root (the CA of the site's certificate) for curl and browsers."""
     path = LOCAL_STATE_DIR / scenario.name / "site-ca.pem"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.stdout, encoding="utf-8")
+    path.write_text(acme_root_pem(scenario.container("acme_servers")), encoding="utf-8")
     return path
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import ANSIBLE_DIR, MOLECULE_DIR, ROOT, KitError, rehearsal_stack
+from . import ANSIBLE_DIR, MOLECULE_DIR, ROOT, KitError, local, rehearsal_stack
 from .stages import Pipeline, log_path, run
 
 ENV = "rehearsal"
@@ -257,25 +257,7 @@ def fetch_acme_listener_ca() -> Path:
 def fetch_acme_root() -> Path:
     """pebble's issuing root of this run (it makes a new one at every start): the site certificate's CA."""
     path = STATE_DIR / "site-ca.pem"
-    result = subprocess.run(
-        [  # noqa: S607
-            "podman",
-            "exec",
-            "rh-acme",
-            "curl",
-            "-fsS",
-            "--cacert",
-            "/etc/pebble/listener/ca.pem",
-            "https://localhost:15000/roots/0",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **podman_env()},
-    )
-    if result.returncode != 0 or "BEGIN CERTIFICATE" not in result.stdout:
-        raise KitError(f"cannot read pebble's root from rh-acme: {result.stderr.strip()}", "check rh-acme")
-    path.write_text(result.stdout, encoding="utf-8")
+    path.write_text(local.acme_root_pem("rh-acme"), encoding="utf-8")
     return path
 
 
