@@ -57,7 +57,7 @@ rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> 
 
 .PHONY: role-docs
 role-docs: setup ## Regenerate the variable tables of the role READMEs from meta/argument_specs.yml
-	@PYTHONPATH=scripts $(BIN)/python -m kit.role_docs --write
+	@$(BIN)/soc2kit-role-docs --write
 
 .PHONY: ami
 ami: ## Print the newest official Debian 12 AMI for ENV's region and architecture (to pin as soc2kit:ami_id)
@@ -77,10 +77,10 @@ faulttest: ## Fault tests on the running local stack: break one thing, check, re
 
 .PHONY: evidence evidence-verify controls
 evidence: ## Signed evidence bundle of a period: ENV=... SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] (evidence/<ENV>/bundle-*)
-	@PYTHONPATH=scripts $(BIN)/python -m kit.evidence build "$(ENV)" "$(SINCE)" "$(UNTIL)" --web "$(WEB)"
+	@$(BIN)/soc2kit-evidence build "$(ENV)" "$(SINCE)" "$(UNTIL)" --web "$(WEB)"
 
 evidence-verify: ## Check a bundle: BUNDLE=evidence/<ENV>/bundle-... (exit 1 on any added, removed or changed file)
-	@PYTHONPATH=scripts $(BIN)/python -m kit.evidence verify "$(BUNDLE)" $(if $(PUBLIC_KEY),--public-key "$(PUBLIC_KEY)")
+	@$(BIN)/soc2kit-evidence verify "$(BUNDLE)" $(if $(PUBLIC_KEY),--public-key "$(PUBLIC_KEY)")
 
 controls: setup ## Regenerate CONTROLS.md (one row per control) from scripts/kit/verify/
-	@PYTHONPATH=scripts $(BIN)/python -m kit.verify.controls_doc --write
+	@$(BIN)/soc2kit-controls-doc --write

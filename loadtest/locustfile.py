@@ -28,17 +28,11 @@ import json
 import os
 import random
 import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from gevent.lock import Semaphore
-from locust import HttpUser, constant, events, task
-from locust.exception import StopUser
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+# locust puts this file's folder on sys.path while it imports the file, so its sibling modules import.
 from checks import (
     DEFAULT_SEARCHES_PER_MINUTE,
     SearchPacer,
@@ -49,6 +43,9 @@ from checks import (
     search_failure,
     unknown_record_masked_problems,
 )
+from gevent.lock import Semaphore
+from locust import HttpUser, constant, events, task
+from locust.exception import StopUser
 from transport import LoopbackSiteAdapter, UnixSocketAdapter
 
 TARGETS = ("proxy", "direct")

@@ -16,6 +16,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kit.stack_rules import (
+    APP_NAME_ALLOWED,
+    APP_NAME_RE,
+    PG_IDENT_RE,
+    REGION_RE,
+    RESERVED_DB_USERNAMES,
+    ZONE_ID_RE,
+)
 from pulumi.runtime import config as runtime_config
 
 import pulumi
@@ -28,10 +36,6 @@ LOG_RETENTION_CHOICES = (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
 MONITORING_INTERVAL_CHOICES = (1, 5, 10, 15, 30, 60)
 # RDS accepts 7 days, 1-23 months of 31 days, or 731 days.
 PERFORMANCE_INSIGHTS_RETENTION_CHOICES = (7, *range(31, 714, 31), 731)
-# PostgreSQL role names that RDS reserves or that every scanner tries first.
-RESERVED_DB_USERNAMES = frozenset(
-    {"postgres", "admin", "administrator", "root", "rdsadmin", "master", "user"}
-)
 
 # RDS parameter-group family of each PostgreSQL major RDS offers (`aws rds describe-db-engine-versions
 # --engine postgres --query "DBEngineVersions[].DBParameterGroupFamily"`); a major not listed has none.
@@ -119,24 +123,15 @@ KNOWN_KEYS = (
     | frozenset(OPTIONAL_KEYS)
 )
 
-# app_name and stack name: lower-case words joined by single hyphens, so every derived name is valid.
-_NAME_RE = re.compile(r"^(?=.{2,31}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_NAME_ALLOWED = (
-    "2-31 characters: lower-case letters and digits in words joined by single hyphens, "
-    "starting with a letter (e.g. acme-shop)"
-)
 _AMI_RE = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DEPLOYER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(role|user)/[\w+=,.@/-]+$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 RFC1918_BLOCKS = tuple(
     ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 _EC2_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$")
 _RDS_CLASS_RE = re.compile(r"^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$")
 _PG_VERSION_RE = re.compile(r"^(\d+)(\.\d+)?$")
-_PG_IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,32}$")
 _KEY_PAIR_RE = re.compile(r"^[\w.\-]{1,255}$")
 _IAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 _ASSUMED_ROLE_RE = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/.+$")
@@ -452,10 +447,10 @@ def _vpc_cidr(reader: _Reader) -> str:
 
 def _stack_name_problem(stack: str, environment: str) -> str | None:
     """Why `stack` cannot be deployed as `environment`, or None."""
-    if not _NAME_RE.match(stack):
+    if not APP_NAME_RE.match(stack):
         return (
             f"stack name {stack!r} is not allowed (it is part of every resource name); allowed: "
-            f"{_NAME_ALLOWED}; fix: `pulumi stack rename <new-name>`"
+            f"{APP_NAME_ALLOWED}; fix: `pulumi stack rename <new-name>`"
         )
     # A stack named like an environment (prod, prod-eu, staging-2) must be that environment: the
     # production minimums and the policy pack's prod rules key on `environment`, not on the name.
@@ -529,14 +524,14 @@ def parse_config(
     if stack_problem:
         reader.errors.append(stack_problem)
 
-    if region is None or not _REGION_RE.match(region):
+    if region is None or not REGION_RE.match(region):
         reader.errors.append(
             f"aws:region = {region!r} is not allowed; allowed values: an AWS region such as eu-west-1"
         )
 
     host_count = reader.integer("host_count", 1, 10)
     zone_id = reader.optional_text(
-        "acme_route53_zone_id", _ZONE_ID_RE, "a Route53 hosted zone id such as Z0123456789ABC"
+        "acme_route53_zone_id", ZONE_ID_RE, "a Route53 hosted zone id such as Z0123456789ABC"
     )
     if zone_id is not None and PLACEHOLDER_MARKER in zone_id:
         reader.fail(
@@ -611,7 +606,7 @@ def parse_config(
 
     admin_user = reader.text(
         "db_admin_username",
-        _PG_IDENT_RE,
+        PG_IDENT_RE,
         "a lower-case PostgreSQL identifier that is not postgres/admin/root/master",
     )
     if admin_user in RESERVED_DB_USERNAMES:
@@ -620,7 +615,7 @@ def parse_config(
             admin_user,
             "any lower-case identifier except " + ", ".join(sorted(RESERVED_DB_USERNAMES)),
         )
-    app_user = reader.text("db_app_username", _PG_IDENT_RE, "a lower-case PostgreSQL identifier")
+    app_user = reader.text("db_app_username", PG_IDENT_RE, "a lower-case PostgreSQL identifier")
     if app_user and app_user == admin_user:
         reader.fail(
             "db_app_username",
@@ -633,7 +628,7 @@ def parse_config(
             app_user,
             "any lower-case identifier except " + ", ".join(sorted(RESERVED_DB_USERNAMES)),
         )
-    owner_user = reader.text("db_owner_username", _PG_IDENT_RE, "a lower-case PostgreSQL identifier")
+    owner_user = reader.text("db_owner_username", PG_IDENT_RE, "a lower-case PostgreSQL identifier")
     if owner_user and owner_user in (admin_user, app_user):
         reader.fail(
             "db_owner_username",
@@ -647,7 +642,7 @@ def parse_config(
             owner_user,
             "any lower-case identifier except " + ", ".join(sorted(RESERVED_DB_USERNAMES)),
         )
-    db_name = reader.text("db_name", _PG_IDENT_RE, "a lower-case PostgreSQL identifier other than postgres")
+    db_name = reader.text("db_name", PG_IDENT_RE, "a lower-case PostgreSQL identifier other than postgres")
     if db_name in ("postgres", "template0", "template1", "rdsadmin"):
         reader.fail(
             "db_name",
@@ -661,7 +656,7 @@ def parse_config(
         stack=stack,
         environment=environment,
         region=region or "",
-        app_name=reader.text("app_name", _NAME_RE, _NAME_ALLOWED),
+        app_name=reader.text("app_name", APP_NAME_RE, APP_NAME_ALLOWED),
         ami_id=reader.text(
             "ami_id",
             _AMI_RE,
@@ -712,7 +707,7 @@ def parse_config(
             reader.fail("db_deletion_protection", "false", "true in prod")
         if cfg.db_backup_retention_days < 35:
             reader.fail("db_backup_retention_days", str(cfg.db_backup_retention_days), "35 in prod")
-    if not stack_problem and _NAME_RE.match(cfg.app_name):
+    if not stack_problem and APP_NAME_RE.match(cfg.app_name):
         # The rules above make every derived name valid; this proves it for this stack's values.
         for label, (kind, name) in cfg.derived_names(account_id or "000000000000").items():
             if not valid_name(kind, name):

@@ -1,22 +1,13 @@
 """Shared fixtures: the real program run under mocks once per stack, reused by program and policy tests.
 
-Pulumi runs __main__.py with this directory on sys.path; the tests do the same, plus the policy
-pack's directory so its rules module imports without starting the policy server.
+Pulumi runs __main__.py with this directory on sys.path; pytest.ini's pythonpath does the same for the
+tests, plus the policy pack's directory so its rules module imports without starting the policy server.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-HERE = Path(__file__).resolve().parent
-for path in (HERE, HERE / "policy"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from tests.harness import StackRun, run_program, stack_config  # noqa: E402
+from tests.harness import StackRun, run_program, stack_config
 
 
 @pytest.fixture(scope="session")

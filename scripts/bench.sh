@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-[ -x .venv/bin/python ] || { echo "bench: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
-.venv/bin/python -c 'import encrypted_fields' 2>/dev/null \
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv bench python
+"$KIT_BIN/python" -c 'import encrypted_fields' 2>/dev/null \
   || { echo "bench: ERROR: django-fernet-encrypted-fields is not installed in .venv; run 'make setup'" >&2; exit 1; }
 
 # Leave a cluster that someone else started running; stop only the one started here.
@@ -19,4 +20,4 @@ esac
 # shellcheck disable=SC1091
 source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
 cd app
-DJANGO_SETTINGS_MODULE=bench.settings ../.venv/bin/python -m bench.run "$@"
+DJANGO_SETTINGS_MODULE=bench.settings "$KIT_BIN/python" -m bench.run "$@"

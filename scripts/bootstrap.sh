@@ -39,13 +39,17 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)' \
   || die "$PYTHON is $("$PYTHON" --version 2>&1); Python 3.11 or newer is required (ansible-core 2.19, Django 5.2)"
 
-# The venv is rebuilt only when the lock file changes (its hash is stamped inside the venv).
-want="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
+# The venv is rebuilt only when the lock file or pyproject.toml changes (their hash is stamped inside the venv).
+want="$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 stamp=.venv/.requirements-dev.sha256
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing pinned Python packages into .venv (requirements-dev.txt)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  # The tooling (scripts/kit, pyproject.toml), editable: its commands (soc2kit, soc2kit-verify, ...) run this
+  # checkout's code. Its dependencies are the pins above; the build uses the pinned setuptools, offline.
+  echo "bootstrap: installing the kit's tooling into .venv (pyproject.toml, editable)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
 echo "bootstrap: ready (.venv, Debian packages)"

@@ -14,17 +14,15 @@ case "$web" in
   nginx | apache) ;;
   *) echo "ERROR: unknown WEB=$web; choose nginx or apache" >&2; exit 2 ;;
 esac
-if [ ! -x "$ROOT/.venv/bin/pytest" ]; then
-  echo "ERROR: $ROOT/.venv is missing; run 'make setup' first" >&2
-  exit 2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv faulttest python
 evidence="$ROOT/evidence/$env/faulttest-$(date -u +%Y%m%dT%H%M%SZ)-$web"
 mkdir -p "$evidence"
 cd "$ROOT"
 export SOC2KIT_WEB="$web" FAULTTEST_EVIDENCE_DIR="$evidence"
 set +e  # keep the status of pytest, not of tee
 # shellcheck disable=SC2086  # FAULTTEST_ARGS is a list of pytest arguments
-"$ROOT/.venv/bin/python" -m pytest tests/fault -v -p no:cacheprovider --durations=0 \
+"$KIT_BIN/python" -m pytest tests/fault -v -p no:cacheprovider --durations=0 \
   --junitxml="$evidence/junit.xml" ${FAULTTEST_ARGS:-} 2>&1 | tee "$evidence/pytest.log"
 status=${PIPESTATUS[0]}
 set -e

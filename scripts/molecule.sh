@@ -5,16 +5,16 @@
 # SCENARIOS="default" limits the run; MOLECULE_ARGS are passed to `molecule test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
 export CONTAINERS_CONF="$PWD/molecule/containers.conf"
 export ANSIBLE_CONFIG="$PWD/ansible/ansible.cfg"
 IMAGE="${TEST_IMAGE:-localhost/soc2kit-debian12:latest}"
 SCENARIOS="${SCENARIOS:-default apache}"
 
 die() { echo "molecule.sh: ERROR: $*" >&2; exit 1; }
-for tool in molecule pytest ansible-playbook podman; do
-  command -v "$tool" >/dev/null || die "$tool not found; run 'make setup'"
-done
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv molecule.sh molecule pytest ansible-playbook
+export PATH="$KIT_BIN:$PATH"
+command -v podman >/dev/null || die "podman not found; run 'make setup' (Debian package podman)"
 podman image exists "$IMAGE" || die "test image $IMAGE missing; run 'make image'"
 
 current=""

@@ -3,11 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-[ -x .venv/bin/pytest ] || { echo "test-app: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv test-app python pytest
 trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT
 scripts/test-postgres.sh start
 # shellcheck disable=SC1091
 source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
 cd app
-../.venv/bin/python manage.py check --settings=config.settings.test
-../.venv/bin/pytest "$@"
+"$KIT_BIN/python" manage.py check --settings=config.settings.test
+"$KIT_BIN/pytest" "$@"

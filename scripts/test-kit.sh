@@ -3,9 +3,13 @@
 # against a throw-away PostgreSQL on 127.0.0.1, load-test checks): no network beyond loopback, no containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/pytest ] || { echo "test-kit: ERROR: .venv missing; run 'make setup'" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv test-kit pytest mypy
 suites=(tests/deploy tests/docs tests/verify tests/evidence tests/log_shipping tests/postgresql_rds loadtest/tests)
 for suite in "${suites[@]}"; do
   [ -d "$suite" ] || { echo "test-kit: ERROR: test folder $suite is missing (restore it from git)" >&2; exit 1; }
 done
-.venv/bin/pytest -q "${suites[@]}" "$@"
+echo "test-kit: mypy (scripts/kit, settings in pyproject.toml)"
+"$KIT_BIN/mypy"
+echo "test-kit: pytest"
+"$KIT_BIN/pytest" -q "${suites[@]}" "$@"

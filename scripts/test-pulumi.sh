@@ -6,12 +6,10 @@
 # Any failure, any skipped test or a missing tool ends the script non-zero.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/.venv/bin"
 
-for tool in python mypy; do
-  [[ -x "$BIN/$tool" ]] || { echo "test-pulumi: ERROR: $BIN/$tool not found; run 'make setup'" >&2; exit 1; }
-done
-"$BIN/python" -c 'import pulumi, pulumi_aws, pulumi_random, pulumi_policy, pytest, yaml' || {
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv test-pulumi python mypy
+"$KIT_BIN/python" -c 'import pulumi, pulumi_aws, pulumi_random, pulumi_policy, pytest, yaml' || {
   echo "test-pulumi: ERROR: pulumi, pulumi-aws, pulumi-random, pulumi-policy, pytest or PyYAML missing from .venv; run 'make setup'" >&2
   exit 1
 }
@@ -19,9 +17,9 @@ done
 cd "$ROOT/pulumi"
 started=$SECONDS
 echo "test-pulumi: mypy (program, components, tests)"
-"$BIN/mypy"
+"$KIT_BIN/mypy"
 echo "test-pulumi: mypy (policy pack)"
-"$BIN/mypy" policy/__main__.py policy/soc2_rules.py policy/tests/test_policy_rules.py
+"$KIT_BIN/mypy" policy/__main__.py policy/soc2_rules.py policy/tests/test_policy_rules.py
 echo "test-pulumi: pytest (program under mocks, config validation, policy rules)"
-"$BIN/python" -m pytest
+"$KIT_BIN/python" -m pytest
 echo "test-pulumi: all passed in $((SECONDS - started)) s"

@@ -4,10 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 env="${1:-local}" web="${2:-}"
-if [ ! -x "$ROOT/.venv/bin/python" ]; then
-  echo "ERROR: $ROOT/.venv is missing; run 'make setup' first" >&2
-  exit 2
-fi
-export PATH="$PATH:$ROOT/.venv/bin"
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv verify soc2kit-verify
+export PATH="$PATH:$KIT_BIN"
 cd "$ROOT"
-exec env PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" "$ROOT/.venv/bin/python" -m kit.verify "$env" "$web"
+exec "$KIT_BIN/soc2kit-verify" "$env" "$web"

@@ -5,13 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from checks import (
     SearchPacer,
     full_value_leaks,

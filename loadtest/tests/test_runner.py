@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from kit import KitError  # noqa: E402
 from kit.loadtest import RunFigures, main, read_errors, read_figures, settings_from, verdict  # noqa: E402

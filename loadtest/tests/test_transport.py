@@ -7,7 +7,6 @@ import datetime
 import http.server
 import socketserver
 import ssl
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from transport import LoopbackSiteAdapter, UnixSocketAdapter
 
 SITE = "app.soc2kit.test"

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kit.stack_rules import RESERVED_DB_USERNAMES
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -112,7 +113,6 @@ NON_PUBLIC_NETWORKS = tuple(
         "fe80::/10",
     )
 )
-DEFAULT_DB_USERNAMES = frozenset({"postgres", "admin", "administrator", "root", "master", "rdsadmin", "user"})
 DEFAULT_DB_PORTS = (
     (("aurora-postgresql", "postgres"), 5432),
     (("aurora-mysql", "aurora", "mysql", "mariadb"), 3306),
@@ -540,7 +540,7 @@ def rds_copy_tags(props: Props) -> Iterator[str]:
 
 def rds_custom_admin(props: Props) -> Iterator[str]:
     username = props.get("username") or props.get("masterUsername")
-    if username is not None and str(username).lower() in DEFAULT_DB_USERNAMES:
+    if username is not None and str(username).lower() in RESERVED_DB_USERNAMES:
         yield f"database admin user name {str(username)!r} is a default; choose another"
 
 

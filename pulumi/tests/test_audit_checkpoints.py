@@ -124,15 +124,9 @@ def test_host_role_may_put_get_and_list_checkpoints_but_never_delete(dev: StackR
 
 
 def test_inventory_hands_the_bucket_to_the_app_hosts(dev: StackRun) -> None:
-    import importlib.util
-    from pathlib import Path
+    import importlib
 
-    script = Path(__file__).resolve().parents[2] / "ansible" / "inventory" / "pulumi_inventory.py"
-    spec = importlib.util.spec_from_file_location("pulumi_inventory_audit", script)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = importlib.import_module("kit.inventory")
     outputs = json.loads(json.dumps(dev.exports))
     group_vars = module.build_inventory(outputs, "dev")["app_hosts"]["vars"]
     assert group_vars["soc2kit_audit_checkpoint_bucket"] == BUCKET_NAME

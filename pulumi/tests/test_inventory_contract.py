@@ -1,4 +1,4 @@
-"""The outputs are a contract with the Ansible inventory script (ansible/inventory/pulumi_inventory.py).
+"""The outputs are a contract with the Ansible inventory script (scripts/kit/inventory.py).
 
 Feeding the mocked program's exports to the real inventory builder proves the names and shapes
 match; a renamed or reshaped output fails here, not at the first real deploy.
@@ -6,27 +6,19 @@ match; a renamed or reshaped output fails here, not at the first real deploy.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from tests.harness import StackRun
 
-INVENTORY_SCRIPT = Path(__file__).resolve().parents[2] / "ansible" / "inventory" / "pulumi_inventory.py"
-
 
 @pytest.fixture(scope="module")
 def inventory() -> ModuleType:
-    assert INVENTORY_SCRIPT.is_file(), f"{INVENTORY_SCRIPT} is missing: the outputs have no consumer to check"
-    spec = importlib.util.spec_from_file_location("pulumi_inventory", INVENTORY_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # Imported by name: the kit (scripts/, on pytest.ini's pythonpath) is outside the type-checked tree.
+    return importlib.import_module("kit.inventory")
 
 
 def exported(run: StackRun) -> dict[str, object]:

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.harness import StackRun
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-
-# Imported by name: the kit (scripts/) is outside this program's type-checked tree.
+# Imported by name: the kit (scripts/, on pytest.ini's pythonpath) is outside the type-checked tree.
 rehearsal_stack = importlib.import_module("kit.rehearsal_stack")
 
 ADDRESSES = rehearsal_stack.Addresses(

@@ -3,7 +3,6 @@ testinfra and an HTTPS smoke test verify."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -13,16 +12,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from . import ANSIBLE_DIR, PULUMI_DIR, REHEARSAL, ROOT, WEB_SERVERS, KitError
+from . import inventory as pulumi_inventory
 from .livecheck import live_check
 from .preflight import context, profile_env, run_preflight, site_settings
 from .smoke import smoke_test
 from .stages import Pipeline, run
 
-INVENTORY_SCRIPT = ANSIBLE_DIR / "inventory" / "pulumi_inventory.py"
 # Recorded outputs of the last `pulumi stack output` of a run (names and ARNs only, never secrets).
 STATE_DIR = ROOT / ".cache" / "deploy"
 DEFAULT_BATCHES: list[int | str] = [1, "50%"]
@@ -39,15 +37,6 @@ def inventory_dir(env: str) -> Path:
 
 def outputs_file(env: str) -> Path:
     return STATE_DIR / env / "stack-outputs.json"
-
-
-def load_inventory_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pulumi_inventory", INVENTORY_SCRIPT)
-    if spec is None or spec.loader is None:
-        raise KitError(f"cannot load {INVENTORY_SCRIPT}", "restore it from git")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def ansible_env(env: str) -> dict[str, str]:
@@ -100,10 +89,9 @@ def record_outputs(env: str) -> dict[str, Any]:
 
 def store_outputs(env: str, outputs: Any, connection: str | None) -> dict[str, Any]:
     """Checks the outputs by building the inventory from them, and keeps them for the later stages."""
-    module = load_inventory_module()
     try:
-        inventory = module.build_inventory(outputs, env, connection)
-    except module.InventoryError as error:
+        built = pulumi_inventory.build_inventory(outputs, env, connection)
+    except pulumi_inventory.InventoryError as error:
         raise KitError(
             str(error), "fix the exported outputs in pulumi/__main__.py and run `make deploy` again"
         ) from error
@@ -112,7 +100,7 @@ def store_outputs(env: str, outputs: Any, connection: str | None) -> dict[str, A
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(outputs, handle, indent=2, sort_keys=True)
-    return inventory
+    return built
 
 
 def show_inventory(env: str, inventory: dict[str, Any] | None = None) -> None:
@@ -203,7 +191,8 @@ def public_hostname(env: str) -> str:
             f"ansible-inventory failed: {result.stderr.strip()}", f"check ansible/inventories/{env}/"
         )
     hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
-    names = next(iter(hostvars.values()), {}).get("soc2kit_public_hostnames") or []
+    first_host: dict[str, Any] = next(iter(hostvars.values()), {})
+    names = first_host.get("soc2kit_public_hostnames") or []
     if not names:
         raise KitError(
             "soc2kit_public_hostnames is empty",
@@ -239,7 +228,7 @@ def pulumi_preview_command(env: str) -> list[str]:
 def recorded_inventory(env: str) -> dict[str, Any]:
     """The inventory of the outputs this run recorded (show_inventory wrote them)."""
     outputs = json.loads(outputs_file(env).read_text(encoding="utf-8"))
-    return dict(load_inventory_module().build_inventory(outputs, env))
+    return dict(pulumi_inventory.build_inventory(outputs, env))
 
 
 def resolve_ipv4(name: str) -> set[str]:

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,19 +309,16 @@ def deploy(web: str) -> Pipeline:
     return pipeline
 
 
+def _molecule_destroy(name: str) -> Callable[[], object]:
+    command = ["molecule", "destroy", "-s", name]
+    return lambda: run(command, what=" ".join(command), fix="see above", env=molecule_env())
+
+
 def destroy(web: str) -> Pipeline:
     pipeline = Pipeline("make destroy ENV=local")
     for other_web, name in LOCAL_SCENARIOS.items():
         if (MOLECULE_DIR / name / "molecule.yml").is_file() or other_web == web:
-            pipeline.add(
-                f"molecule destroy -s {name}",
-                lambda name=name: run(
-                    ["molecule", "destroy", "-s", name],
-                    what=f"molecule destroy -s {name}",
-                    fix="see above",
-                    env=molecule_env(),
-                ),
-            )
+            pipeline.add(f"molecule destroy -s {name}", _molecule_destroy(name))
     return pipeline
 
 

@@ -4,7 +4,7 @@
 pebble, two app containers), the Pulumi program's outputs for a `rehearsal` stack under mocks
 (rehearsal_stack.py) with the containers' addresses, and moto seeded with what the program writes into
 Secrets Manager, KMS and CloudWatch Logs. From there on it is prod's code: the inventory from
-ansible/inventory/pulumi_inventory.py, site.yml with the AWS group_vars, the live checks, the smoke test.
+scripts/kit/inventory.py, site.yml with the AWS group_vars, the live checks, the smoke test.
 scripts/kit/README.md lists every difference from prod in one table.
 """
 
@@ -147,7 +147,8 @@ def master_password() -> str:
 def _client(service: str, region: str) -> Any:
     import boto3
 
-    return boto3.client(
+    client: Any = boto3.client  # service is chosen at run time; boto3-stubs types literal names only
+    return client(
         service,
         region_name=region,
         endpoint_url=MOTO_URL_CONTROLLER,

@@ -93,7 +93,7 @@ def _unwrap_secret(value: Any) -> str:
 
 def _mocked_run(addresses: Addresses) -> MockedStack:
     # Imported here: only the subprocess loads Pulumi and the program's test harness.
-    from tests import harness
+    from tests import harness  # type: ignore[attr-defined]  # pulumi/tests, on the subprocess's path only
 
     class RehearsalMocks(harness.RecordingMocks):
         def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:

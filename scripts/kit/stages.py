@@ -31,7 +31,7 @@ FAILED_TASK_LINES = 60
 @dataclass
 class Stage:
     name: str
-    action: Callable[[], None]
+    action: Callable[[], object]
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Pipeline:
     stages: list[Stage] = field(default_factory=list)
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
-    def add(self, name: str, action: Callable[[], None]) -> None:
+    def add(self, name: str, action: Callable[[], object]) -> None:
         self.stages.append(Stage(name, action))
 
     def run(self) -> int:

@@ -3,18 +3,16 @@ environment without any AWS credentials (and no instance-metadata lookups, so no
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from kit import inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VENV_BIN = ROOT / ".venv" / "bin"
-sys.path.insert(0, str(ROOT / "scripts"))
 
 RECORDER = """#!/bin/sh
 # Fake {name}: records its arguments; FAKE_{var} sets its exit status. It prints the file named by
@@ -36,20 +34,9 @@ exit "${{FAKE_{var}:-0}}"
 """
 
 
-def load_inventory_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "pulumi_inventory", ROOT / "ansible" / "inventory" / "pulumi_inventory.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def inventory_script() -> ModuleType:
-    return load_inventory_script()
+    return inventory
 
 
 # What a user writes over the shipped prod stack file's placeholder (checklist: "DNS zone").

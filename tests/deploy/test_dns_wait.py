@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from kit import KitError, aws
+from kit import inventory as pulumi_inventory
 from kit.preflight import Context
 
-from .conftest import FIXTURES, load_inventory_script
+from .conftest import FIXTURES
 
 EIP = "54.170.20.21"  # app_host_public_ips of the one-host fixture
 
@@ -56,7 +57,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def inventory(fixture: str, stack: str) -> dict[str, Any]:
     outputs = json.loads((FIXTURES / fixture).read_text())
-    return dict(load_inventory_script().build_inventory(outputs, stack))
+    return dict(pulumi_inventory.build_inventory(outputs, stack))
 
 
 def test_waits_until_the_name_resolves_to_the_elastic_ip_and_says_so(site: None) -> None:

@@ -13,7 +13,8 @@ from ansible_render import render
 
 from .conftest import FIXTURES, ROOT, VENV_BIN
 
-INVENTORY_SCRIPT = ROOT / "ansible" / "inventory" / "pulumi_inventory.py"
+# What Ansible runs: the wrapper linked into inventories/<ENV>/ (the `soc2kit-inventory` command).
+INVENTORY_SCRIPT = ROOT / "ansible" / "inventories" / "pulumi_inventory"
 LEAKED_VALUES = ("dj4ng0-S3cr3t-v4lue-that-must-never-leak", "Hunter2-must-never-leak")
 
 
@@ -145,7 +146,7 @@ def test_stack_comes_from_the_inventory_directory_it_is_linked_into() -> None:
     result = run_script(
         "outputs-good-one-host-ssh.json",
         stack=None,
-        script=ROOT / "ansible" / "inventories" / "dev" / "pulumi_inventory.py",
+        script=ROOT / "ansible" / "inventories" / "dev" / "pulumi_inventory",
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["app_hosts"]["vars"]["soc2kit_stack"] == "dev"

@@ -4,13 +4,11 @@ variable table is the one generated from meta/argument_specs.yml."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from kit import role_docs  # noqa: E402
 

@@ -20,8 +20,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "loadtest"))
 
 from kit import KitError  # noqa: E402
 from kit.localstack import LocalStack, connect  # noqa: E402

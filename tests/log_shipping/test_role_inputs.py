@@ -32,8 +32,6 @@ PLAYBOOK = """
 
 
 def validate(tmp_path: Path, **extra) -> subprocess.CompletedProcess[str]:
-    if str(ROOT / "scripts") not in sys.path:
-        sys.path.insert(0, str(ROOT / "scripts"))
     from kit.aws import ansible_env
 
     playbook = tmp_path / "validate.yml"

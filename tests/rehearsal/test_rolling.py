@@ -30,7 +30,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from kit import aws, rehearsal  # noqa: E402
 
@@ -184,7 +183,7 @@ def test_good_release_rolls_out_in_batches_and_fails_no_request(
         result = playbook(
             "deploy-app.yml",
             django_app_source_dir=str(source_copy(tmp_path, marker)),
-            django_app_deploy_serial=[1, "50%"],
+            deploy_serial=[1, "50%"],
         )
     print(f"good release under load: {load.figures()}")
     assert result.returncode == 0, result.stdout[-4000:]
@@ -207,9 +206,7 @@ def test_release_failing_readyz_stops_after_its_first_batch(
     source = source_copy(tmp_path, f"broken-{uuid.uuid4().hex}", broken_readyz=True)
     load = Load(site_ca)
     with load.running():
-        result = playbook(
-            "deploy-app.yml", django_app_source_dir=str(source), django_app_deploy_serial=[1, "50%"]
-        )
+        result = playbook("deploy-app.yml", django_app_source_dir=str(source), deploy_serial=[1, "50%"])
     print(f"release failing /readyz under load: {load.figures()}")
     assert result.returncode != 0, "a release failing /readyz was deployed"
     assert "rehearsal_broken_release" in result.stdout

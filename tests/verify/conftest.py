@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -13,7 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # A day on which the shipped exceptions (scripts/kit/verify/exceptions.yml) were in force.
 SHIPPED_EXCEPTIONS_REVIEWED_ON = date(2026, 12, 3)
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from kit.verify import thresholds  # noqa: E402
 from kit.verify.context import Context, Site  # noqa: E402

@@ -26,7 +26,8 @@ def _client(ctx: Context, service: str, session: Any = None) -> Any:
     region = str(ctx.stack_outputs.get("region") or "")
     if not region:
         raise CheckError("the stack outputs have no region; run `make deploy` for this ENV first")
-    return (session or boto3.session.Session()).client(service, region_name=region)
+    client: Any = (session or boto3.session.Session()).client
+    return client(service, region_name=region)
 
 
 def _key_arn(kms: Any, key: str) -> str:
@@ -36,7 +37,8 @@ def _key_arn(kms: Any, key: str) -> str:
 def rds_settings(ctx: Context, session: Any = None) -> tuple[Outcome, list[Attachment]]:
     outputs = ctx.stack_outputs
     endpoint = outputs.get("db_endpoint")
-    wanted_key = (outputs.get("kms_key_arns") or {}).get("database")  # type: ignore[union-attr]
+    key_arns = outputs.get("kms_key_arns")
+    wanted_key = key_arns.get("database") if isinstance(key_arns, dict) else None
     if not endpoint or not wanted_key:
         raise CheckError("the stack outputs lack db_endpoint or kms_key_arns.database")
     rds, kms = _client(ctx, "rds", session), _client(ctx, "kms", session)
@@ -132,7 +134,8 @@ def secrets_encryption(ctx: Context, session: Any = None) -> tuple[Outcome, list
     arns: dict[str, str] = dict(outputs.get("secret_arns") or {})  # type: ignore[call-overload]
     if outputs.get("db_admin_secret_arn"):
         arns["db_admin"] = str(outputs["db_admin_secret_arn"])
-    wanted = (outputs.get("kms_key_arns") or {}).get("secrets")  # type: ignore[union-attr]
+    key_arns = outputs.get("kms_key_arns")
+    wanted = key_arns.get("secrets") if isinstance(key_arns, dict) else None
     if not arns or not wanted:
         raise CheckError("the stack outputs lack secret_arns or kms_key_arns.secrets")
     sm, kms = _client(ctx, "secretsmanager", session), _client(ctx, "kms", session)

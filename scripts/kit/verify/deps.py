@@ -35,7 +35,9 @@ def evaluate_pip_audit(json_text: str, ignore: dict[str, str], locked: Iterable[
         dependencies = json.loads(json_text)["dependencies"]
     except (ValueError, KeyError, TypeError):
         return Outcome(ERROR, "pip-audit wrote no JSON result; see its output")
-    vulnerable, ignored, unaudited = [], [], []
+    vulnerable: list[str] = []
+    ignored: list[str] = []
+    unaudited: list[str] = []
     for dep in dependencies:
         if dep.get("skip_reason"):
             unaudited.append(f"{dep['name']} ({dep['skip_reason']})")

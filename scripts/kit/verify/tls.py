@@ -88,7 +88,8 @@ def evaluate_testssl(json_text: str, failing: tuple[str, ...], exceptions: dict[
     if not isinstance(findings, list) or not findings:
         return Outcome(ERROR, "testssl.sh found nothing to report (no scan ran); see its output")
     counts: dict[str, int] = {}
-    blocking, excepted = [], []
+    blocking: list[str] = []
+    excepted: list[str] = []
     for finding in findings:
         severity = str(finding.get("severity", "")).upper()
         counts[severity] = counts.get(severity, 0) + 1

@@ -1,16 +1,16 @@
-#!/usr/bin/env python3
 """Ansible dynamic inventory built from the Pulumi stack's outputs (`make deploy ENV=dev|staging|prod`).
 
 Ansible runs this script with `--list` (or `--host NAME`). It reads
 `pulumi stack output --json --show-secrets=false --stack <ENV>` in pulumi/, or, when
 KIT_PULUMI_OUTPUTS_FILE is set, a JSON file holding those outputs (what `make deploy` records once
-per run, and what the tests use). The stack is KIT_PULUMI_STACK, else the name of the directory the
-script was called from (ansible/inventories/<ENV>/pulumi_inventory.py is a link to this file).
+per run, and what the tests use). The stack is KIT_PULUMI_STACK, which ansible/inventories/pulumi_inventory
+(the `soc2kit-inventory` command Ansible runs, linked into each inventories/<ENV>/) sets from its folder.
 
 Only known outputs are read, each checked against the shape it must have (instance ids, IP
 addresses, ARNs, log group names), so nothing else reaches Ansible, and a secret value that ended up
 in an output cannot pass as an ARN or a name. Error messages name the output key and what it must
-look like, never the value. Standard library only: Ansible runs this with the system Python.
+look like, never the value. The naming rules are the stack config's own (kit/stack_rules.py), so an
+output that pulumi/config.py would have refused is refused here too.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from .stack_rules import APP_NAME_ALLOWED, APP_NAME_RE, PG_IDENT_RE, REGION_RE, ZONE_ID_RE
 
 # rehearsal: the AWS flow on local containers (scripts/kit/rehearsal.py), outputs of the program under mocks.
 STACKS = ("dev", "staging", "prod", "rehearsal")
@@ -45,12 +47,9 @@ PULUMI_DIR = Path(__file__).resolve().parent.parent.parent / "pulumi"
 # What `pulumi stack output --show-secrets=false` prints in place of a secret output.
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a marker, not a password)
 
-_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_PG_IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]{1,512}$"
 )
@@ -58,7 +57,6 @@ _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _KMS_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _LOG_GROUP = re.compile(r"^[A-Za-z0-9._/#-]{1,512}$")
-_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -202,9 +200,9 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
             f"run `pulumi up --stack {stack}` in pulumi/ (or `make deploy ENV={stack}`)"
         )
     check = _Checker(outputs)
-    region = check.text("region", _REGION, "an AWS region such as eu-west-1")
+    region = check.text("region", REGION_RE, "an AWS region such as eu-west-1")
     # The field-encryption key's policy requires kms:EncryptionContext:app == app_name.
-    app_name = check.text("app_name", _APP_NAME, "the stack's app_name (2-31 of a-z, 0-9, '-')")
+    app_name = check.text("app_name", APP_NAME_RE, f"the stack's app_name ({APP_NAME_ALLOWED})")
 
     ids = check._get("app_host_ids", True)
     if ids is not None and (not isinstance(ids, list) or not ids):
@@ -242,9 +240,9 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
         "db_endpoint", _DNS_NAME, "the database host name (RDS address, without the port)"
     )
     db_port = check.port("db_port")
-    db_name = check.text("db_name", _PG_IDENT, "a PostgreSQL database name")
-    db_app_username = check.text("db_app_username", _PG_IDENT, "a PostgreSQL role name", required=False)
-    db_owner_username = check.text("db_owner_username", _PG_IDENT, "a PostgreSQL role name", required=False)
+    db_name = check.text("db_name", PG_IDENT_RE, "a PostgreSQL database name")
+    db_app_username = check.text("db_app_username", PG_IDENT_RE, "a PostgreSQL role name", required=False)
+    db_owner_username = check.text("db_owner_username", PG_IDENT_RE, "a PostgreSQL role name", required=False)
     db_admin_secret_arn = check.text(
         "db_admin_secret_arn", _SECRET_ARN, "a Secrets Manager secret ARN", required=False
     )
@@ -265,7 +263,7 @@ def build_inventory(outputs: Any, stack: str, connection: str | None = None) -> 
     alerts_topic_arn = check.text("alerts_topic_arn", _SNS_TOPIC_ARN, "an SNS topic ARN", required=False)
     nlb_dns_name = check.text("nlb_dns_name", _DNS_NAME, "the load balancer's DNS name", required=False)
     zone_id = check.text(
-        "acme_route53_zone_id", _ZONE_ID, "a Route53 hosted zone id such as Z0123456789ABC", required=False
+        "acme_route53_zone_id", ZONE_ID_RE, "a Route53 hosted zone id such as Z0123456789ABC", required=False
     )
     if count > 1 and check.outputs.get("acme_route53_zone_id") is None:
         check.fail(
@@ -400,9 +398,9 @@ def read_outputs(stack: str, environ: dict[str, str]) -> Any:
         ) from error
 
 
-def stack_name(environ: dict[str, str], invoked_as: str) -> str:
-    """KIT_PULUMI_STACK, else the ENV directory this script was called from (inventories/<ENV>/)."""
-    stack = environ.get("KIT_PULUMI_STACK") or Path(invoked_as).absolute().parent.name
+def stack_name(environ: dict[str, str]) -> str:
+    """KIT_PULUMI_STACK: the ENV of the inventories/<ENV>/ Ansible ran (the wrapper there sets it)."""
+    stack = environ.get("KIT_PULUMI_STACK", "")
     if stack not in STACKS:
         raise InventoryError(
             f"unknown stack {stack!r}: set KIT_PULUMI_STACK to one of {', '.join(STACKS)}, "
@@ -426,7 +424,7 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
                 f"KIT_CONNECTION={connection!r} is not allowed; "
                 f"use one of {', '.join(CONNECTIONS)} (or unset it)"
             )
-        stack = stack_name(environ, sys.argv[0])
+        stack = stack_name(environ)
         inventory = build_inventory(read_outputs(stack, environ), stack, connection)
     except InventoryError as error:
         print(f"pulumi_inventory: ERROR: {error}", file=sys.stderr)

@@ -1,1 +1,0 @@
-../../inventory/pulumi_inventory.py
