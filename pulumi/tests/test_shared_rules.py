@@ -9,7 +9,8 @@ from types import ModuleType
 
 import pytest
 import soc2_rules
-from config import RESERVED_DB_USERNAMES, ConfigError
+from config import ConfigError
+from kit.stack_rules import RESERVED_DB_USERNAMES
 
 from tests.harness import StackRun
 from tests.test_config import parse

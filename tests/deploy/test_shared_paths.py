@@ -4,6 +4,7 @@ the static root and the ACME webroot. Rendered by Ansible itself for the local i
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ansible_render import render
 
@@ -44,3 +45,14 @@ def test_one_site_value_moves_every_role() -> None:
         "static": ["/opt/shop/current/static"] * 3,
         "webroot": ["/srv/acme"] * 3,
     }
+
+
+def test_web_server_roles_reach_the_top_level_templates_through_one_variable() -> None:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible" / "ansible.cfg")}
+    inventory = ROOT / "ansible" / "inventories" / "local" / "hosts.yml"
+    wanted = "{{ [site_templates_dir, nginx_templates_dir, apache_templates_dir] | to_json }}"
+    site, nginx, apache = render(inventory, wanted, env, "--playbook-dir", str(ROOT / "ansible"))
+    assert Path(site).resolve() == ROOT / "templates"
+    assert (Path(nginx), Path(apache)) == (Path(site) / "nginx", Path(site) / "apache")
+    assert (Path(nginx) / "nginx.conf.j2").is_file()
+    assert (Path(apache) / "ssl.conf.j2").is_file()
