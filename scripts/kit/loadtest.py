@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import LOCAL, ROOT, KitError, check_env, check_web
-from .localstack import SITE_NAME, LocalStack, connect
+from .running_stack import SITE_NAME, RunningStack, connect
 
 LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
 EVIDENCE_DIR = ROOT / "evidence"
@@ -147,7 +147,7 @@ def verdict(figures: dict[str, RunFigures], min_ratio: float) -> tuple[float | N
 
 
 def _run_locust(
-    stack: LocalStack, path: str, settings: Settings, folder: Path, credentials: Path
+    stack: RunningStack, path: str, settings: Settings, folder: Path, credentials: Path
 ) -> RunFigures:
     locust = shutil.which("locust")
     if locust is None:

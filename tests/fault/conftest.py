@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 from kit import KitError  # noqa: E402
-from kit.localstack import LocalStack, connect  # noqa: E402
+from kit.running_stack import RunningStack, connect  # noqa: E402
 
 from .ops import container_or_fail, psql  # noqa: E402
 
@@ -47,7 +47,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack() -> LocalStack:
+def stack() -> RunningStack:
     web = os.environ.get("SOC2KIT_WEB", "nginx")
     try:
         return connect(web)
@@ -66,13 +66,13 @@ def figures(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def api_users(stack: LocalStack) -> dict[str, dict[str, str]]:
-    """An editor and a masked reader with passwords new for this session (see kit.localstack)."""
+def api_users(stack: RunningStack) -> dict[str, dict[str, str]]:
+    """An editor and a masked reader with passwords new for this session (see kit.running_stack)."""
     return stack.ensure_api_users("faulttest")
 
 
 @pytest.fixture(scope="session")
-def app_database(stack: LocalStack) -> tuple[str, str]:
+def app_database(stack: RunningStack) -> tuple[str, str]:
     """(database, schema) that hold the app's audit_auditevent table."""
     db = container_or_fail(stack, "db_hosts")
     names = stack.exec(

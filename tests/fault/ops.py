@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from kit import KitError
-from kit.localstack import LocalStack
+from kit.running_stack import RunningStack
 
 
-def container_or_fail(stack: LocalStack, group: str) -> str:
+def container_or_fail(stack: RunningStack, group: str) -> str:
     try:
         return stack.container(group)
     except KitError as error:
@@ -33,7 +33,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
-def unit_state(stack: LocalStack, container: str, unit: str) -> dict[str, str]:
+def unit_state(stack: RunningStack, container: str, unit: str) -> dict[str, str]:
     """ActiveState, SubState, MainPID and NRestarts of a systemd unit in a container."""
     result = stack.exec(
         container,
@@ -44,7 +44,7 @@ def unit_state(stack: LocalStack, container: str, unit: str) -> dict[str, str]:
 
 
 def psql(
-    stack: LocalStack, database: str, sql: str, *, check: bool = True
+    stack: RunningStack, database: str, sql: str, *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """SQL as the PostgreSQL superuser in the db container (SQL on stdin, unaligned tuples out)."""
     db = container_or_fail(stack, "db_hosts")

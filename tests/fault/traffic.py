@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from kit.localstack import SITE_NAME, LocalStack
+from kit.running_stack import SITE_NAME, RunningStack
 from transport import LoopbackSiteAdapter
 
 TIMEOUT = (5, 60)  # connect, read (seconds)
@@ -20,7 +20,7 @@ TIMEOUT = (5, 60)  # connect, read (seconds)
 class SiteSession(requests.Session):
     """requests to https://127.0.0.1:<port> with SNI/Host of the site, trusting only the site's CA."""
 
-    def __init__(self, stack: LocalStack, ca_file: Path | None = None) -> None:
+    def __init__(self, stack: RunningStack, ca_file: Path | None = None) -> None:
         super().__init__()
         self.trust_env = False  # loopback only: no proxy variables, no system CA bundle
         self.base_url = stack.https_url
@@ -67,7 +67,7 @@ class Outcome:
 class SteadyTraffic:
     """`threads` clients each sending GET `path` back to back (or every `interval` s) until stopped."""
 
-    def __init__(self, stack: LocalStack, path: str, *, threads: int = 6, interval: float = 0.0) -> None:
+    def __init__(self, stack: RunningStack, path: str, *, threads: int = 6, interval: float = 0.0) -> None:
         self.stack, self.path, self.interval = stack, path, interval
         self.outcomes: list[Outcome] = []
         self._lock = threading.Lock()

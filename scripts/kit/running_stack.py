@@ -61,7 +61,7 @@ print("users ready: " + ", ".join(sorted(wanted)))
 
 
 @dataclass(frozen=True)
-class LocalStack:
+class RunningStack:
     web: str
     scenario: Scenario
     https_port: int
@@ -217,7 +217,7 @@ def _scenario(web: str) -> Scenario:
     return Scenario(f"stack-{path.stem}", path.parent, platforms, {})
 
 
-def connect(web: str) -> LocalStack:
+def connect(web: str) -> RunningStack:
     """The running stack of WEB's scenario; KitError if it is not up, or the other web server's is."""
     scenario = _scenario(web)
     https_port = published_port(scenario, 443)
@@ -240,7 +240,7 @@ def connect(web: str) -> LocalStack:
             f"not {LOOPBACK}:{https_port}: it belongs to the other web server's scenario",
             "run with the WEB= of the stack that is up, or `make deploy ENV=local WEB=...` first",
         )
-    return LocalStack(
+    return RunningStack(
         web=web,
         scenario=scenario,
         https_port=https_port,
@@ -249,4 +249,4 @@ def connect(web: str) -> LocalStack:
     )
 
 
-__all__ = ["SITE_NAME", "LocalStack", "connect", "published_port"]
+__all__ = ["SITE_NAME", "RunningStack", "connect", "published_port"]
