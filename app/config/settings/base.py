@@ -34,7 +34,8 @@ INSTALLED_APPS = [
     "soc2kit.observability",
     "soc2kit.audit",
     "soc2kit.accounts",
-    "soc2kit.customers",
+    "demo.accounts",
+    "demo.customers",
     "soc2kit.health",
 ]
 
@@ -108,11 +109,11 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # one address spraying many usernames 
 AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_AXES_COOLOFF_MINUTES", default=30))
 # Not True: with ip_address lockout it would clear the whole address's failures on any successful
-# login, the attacker's own included. accounts.apps clears only the account's own failures instead.
+# login, the attacker's own included. soc2kit.accounts.axes clears only the account's own failures instead.
 AXES_RESET_ON_SUCCESS = False
 # Attempt tables and lockout records hold an unknown username only as a keyed hash (accounts.usernames).
 AXES_USERNAME_CALLABLE = "soc2kit.accounts.usernames.axes_username"
-AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.axes.lockout_response"
 AXES_ENABLE_ADMIN = True
 
 # --- Shared cache: PostgreSQL, so that counters (the customer search rate limit) are shared by every
@@ -151,7 +152,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 8 * 60 * 60
 CSRF_COOKIE_HTTPONLY = True  # API clients read the token from /api/auth/csrf/ instead of the cookie
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_FAILURE_VIEW = "soc2kit.accounts.views.csrf_failure"
+CSRF_FAILURE_VIEW = "demo.accounts.views.csrf_failure"
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS: list[str] = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
