@@ -12,6 +12,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from soc2kit.secrets.loader import secret_source_from_environment
+from soc2kit.settings import field_encryption_settings
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -177,14 +178,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Field encryption (soc2kit.encryption; block maintained with the CRYPTO helper) ------------
-FIELD_ENCRYPTION = {
-    "KEK_BACKEND": env("FIELD_ENCRYPTION_KEK_BACKEND", default="local"),
-    "LOCAL_KEKS": SECRETS.get("FIELD_ENCRYPTION_LOCAL_KEKS") or "",
-    "KMS_KEY_ID": env("FIELD_ENCRYPTION_KMS_KEY_ID", default=""),
-    # Bound into every KMS call; the key policy only allows this value (Pulumi's app_name).
-    "KMS_ENCRYPTION_CONTEXT": {"app": env("FIELD_ENCRYPTION_KMS_CONTEXT_APP", default="soc2kit")},
-    "BLIND_INDEX_KEY": SECRETS.get("FIELD_ENCRYPTION_BLIND_INDEX_KEY") or "",
-}
+FIELD_ENCRYPTION = field_encryption_settings(SECRETS)
 
 # --- Audit-trail checkpoints outside the database (soc2kit.audit.checkpoints) ----------------------
 # STORE: `s3` on AWS (the Object Lock bucket, Pulumi output audit_checkpoint_bucket) or `file` on a
