@@ -12,4 +12,4 @@ source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
 export PYTHONPATH="$ROOT/packages/soc2kit/src${PYTHONPATH:+:$PYTHONPATH}"
 cd app
 ../.venv/bin/python manage.py check --settings=config.settings.test
-../.venv/bin/pytest "$@"
+../.venv/bin/pytest -c pytest.ini "$@"  # -c: also for paths under ../packages

@@ -46,3 +46,19 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"Note {self.pk}"
+
+
+class Contact(models.Model):
+    """A model half-way through adopting encryption: the plaintext `email` and its encrypted twin."""
+
+    row_uuid = RowIdentityField()
+    email = models.CharField(max_length=200, blank=True)
+    email_encrypted = EncryptedEmailField(null=True, blank=True)
+
+    objects = EncryptedManager()
+
+    class Meta:
+        base_manager_name = "objects"
+
+    def __str__(self) -> str:
+        return f"Contact {self.pk}"
