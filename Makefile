@@ -55,6 +55,13 @@ destroy: ## Tear down ENV (local containers, or the AWS stack; prod needs CONFIR
 rollback: ## Switch the app of ENV back to the previous release (RELEASE=<name> picks one)
 	@scripts/kit.sh rollback "$(ENV)" "$(WEB)"
 
+.PHONY: soc2kit-wheel new-project
+soc2kit-wheel: setup ## Rebuild the soc2kit wheel reproducibly and pin its sha256 in app/requirements/base.txt
+	@PYTHONPATH=scripts $(BIN)/python -m kit.wheel --write
+
+new-project: setup ## A new Django project meeting the kit's contract: NAME=myproject [DIR=..] (docs/own-project.md)
+	@PYTHONPATH=scripts $(BIN)/python -m kit.new_project "$(NAME)" "$(or $(DIR),..)"
+
 .PHONY: role-docs
 role-docs: setup ## Regenerate the variable tables of the role READMEs from meta/argument_specs.yml
 	@$(BIN)/soc2kit-role-docs --write

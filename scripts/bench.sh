@@ -19,5 +19,6 @@ case "$start_output" in
 esac
 # shellcheck disable=SC1091
 source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
+export PYTHONPATH="$ROOT/packages/soc2kit/src${PYTHONPATH:+:$PYTHONPATH}"  # the soc2kit package (source tree)
 cd app
 DJANGO_SETTINGS_MODULE=bench.settings "$KIT_BIN/python" -m bench.run "$@"

@@ -9,6 +9,8 @@ trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT
 scripts/test-postgres.sh start
 # shellcheck disable=SC1091
 source ".cache/test-postgres-${TEST_PG_PORT:-55432}.env"
+# The soc2kit package from its source tree (releases install its wheel; see packages/soc2kit/README.md).
+export PYTHONPATH="$ROOT/packages/soc2kit/src${PYTHONPATH:+:$PYTHONPATH}"
 cd app
 "$KIT_BIN/python" manage.py check --settings=config.settings.test
-"$KIT_BIN/pytest" "$@"
+"$KIT_BIN/pytest" -c pytest.ini "$@"  # -c: also for paths under ../packages

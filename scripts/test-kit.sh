@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
 require_venv test-kit pytest mypy
-suites=(tests/deploy tests/docs tests/verify tests/evidence tests/log_shipping tests/postgresql_rds loadtest/tests)
+suites=(tests/deploy tests/docs tests/package tests/verify tests/evidence tests/log_shipping tests/postgresql_rds loadtest/tests)
 for suite in "${suites[@]}"; do
   [ -d "$suite" ] || { echo "test-kit: ERROR: test folder $suite is missing (restore it from git)" >&2; exit 1; }
 done

@@ -21,7 +21,7 @@ class PlainCustomer(models.Model):
 
 
 class EncryptedCustomer(models.Model):
-    """Field for field the same as soc2kit.customers.models.Customer (values bound to their row)."""
+    """Field for field the same as demo.customers.models.Customer (values bound to their row)."""
 
     row_uuid = ours.RowIdentityField()
     full_name = ours.EncryptedCharField(max_length=200)

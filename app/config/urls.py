@@ -1,8 +1,8 @@
+from demo.accounts.urls import api_urlpatterns as auth_api_urls
+from demo.accounts.urls import html_urlpatterns as auth_html_urls
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from soc2kit.accounts.urls import api_urlpatterns as auth_api_urls
-from soc2kit.accounts.urls import html_urlpatterns as auth_html_urls
 from soc2kit.health import views as health
 
 urlpatterns = [
@@ -11,7 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/auth/", include(auth_api_urls)),
-    path("api/customers/", include("soc2kit.customers.urls")),
+    path("api/customers/", include("demo.customers.urls")),
     path("accounts/", include(auth_html_urls)),
     path("admin/", admin.site.urls),
 ]

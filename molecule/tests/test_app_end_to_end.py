@@ -19,7 +19,7 @@ from conftest import Session, create_app_user
 pytestmark = pytest.mark.disruptive
 
 REMOTE_LOG_DIR = "/var/log/remote"
-# Ciphertext as the app stores it (app/soc2kit/encryption/README.md, "Ciphertext format").
+# Ciphertext as the app stores it (packages/soc2kit/src/soc2kit/encryption/README.md, "Ciphertext format").
 CIPHERTEXT_PREFIX = "ef2:"  # encrypted and bound to its row (issue #14)
 
 

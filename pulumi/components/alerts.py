@@ -14,7 +14,7 @@ from config import StackConfig
 import pulumi
 from components.aws_context import AwsContext
 
-# The prefix app/soc2kit/observability/alerts.py writes; the quotes make it one exact term.
+# The prefix packages/soc2kit/src/soc2kit/observability/alerts.py writes; the quotes make it one exact term.
 ALERT_LOG_PATTERN = '"SECURITY ALERT"'
 METRIC_NAME = "SecurityAlerts"
 

@@ -4,7 +4,7 @@ Except the schema owner's login: the deploy reads it with the deployer's credent
 `manage.py migrate` alone, so the hosts' role (and with it the running app) has no access to it.
 
 Values are generated here (pulumi-random) and stored as Pulumi secrets; they are never exported.
-Each value has the format the app's loader reads (app/soc2kit/secrets/, documented in app/README.md).
+Each value has the format the app's loader reads (soc2kit.secrets, documented in app/README.md).
 """
 
 from __future__ import annotations

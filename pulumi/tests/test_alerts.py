@@ -79,8 +79,9 @@ def test_security_alert_lines_in_the_app_log_raise_an_alarm_on_the_topic(dev: St
 
 
 def test_the_filter_pattern_matches_what_the_app_logs() -> None:
-    """app/soc2kit/observability/alerts.py writes 'SECURITY ALERT <event>: <summary>'."""
+    """packages/soc2kit/src/soc2kit/observability/alerts.py writes 'SECURITY ALERT <event>: <summary>'."""
     from pathlib import Path
 
-    source = (Path(__file__).resolve().parents[2] / "app/soc2kit/observability/alerts.py").read_text()
+    alerts = Path(__file__).resolve().parents[2] / "packages/soc2kit/src/soc2kit/observability/alerts.py"
+    source = alerts.read_text()
     assert '"SECURITY ALERT %s: %s"' in source

@@ -30,7 +30,7 @@ from .local import (
     site_ca_file,
 )
 
-# Role groups of the app (app/soc2kit/accounts/roles.py).
+# Role groups of the app (app/demo/accounts/roles.py).
 EDITOR_GROUPS = ("customer_editor", "customer_reader_full")
 MASKED_GROUPS = ("customer_reader_masked",)
 

@@ -157,7 +157,8 @@ def deployed(declared: dict, secrets_manager: str, tmp_path_factory: pytest.Temp
 
 def read_settings(env: dict[str, str]) -> dict:
     """What the app's production settings make of `env` (READ_SETTINGS in a process of its own)."""
-    return json.loads(run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", env))
+    package = {"PYTHONPATH": str(ROOT / "packages" / "soc2kit" / "src")}  # the soc2kit package, as installed
+    return json.loads(run([str(VENV_BIN / "python"), "-c", READ_SETTINGS], ROOT / "app", env | package))
 
 
 def value(declared: dict, key: str) -> str:

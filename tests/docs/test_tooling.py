@@ -16,6 +16,8 @@ VENV_BIN = Path(sys.executable).parent
 LOADS_BY_PATH_ON_PURPOSE = {
     # the log shipper runs on the hosts: its tests load the very file the role installs
     ROOT / "tests" / "log_shipping" / "conftest.py",
+    # the project contract check also runs on the hosts (roles/django_app/files/): tests load that file
+    ROOT / "tests" / "package" / "test_new_project.py",
     # pulumi/config.py is the Pulumi program's module, not a package; preflight validates a stack file with
     # the config.py of the pulumi/ folder it checks (the tests hand it filled-in copies)
     ROOT / "scripts" / "kit" / "preflight.py",

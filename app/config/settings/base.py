@@ -12,6 +12,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from soc2kit.secrets.loader import secret_source_from_environment
+from soc2kit.settings import field_encryption_settings
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -34,7 +35,8 @@ INSTALLED_APPS = [
     "soc2kit.observability",
     "soc2kit.audit",
     "soc2kit.accounts",
-    "soc2kit.customers",
+    "demo.accounts",
+    "demo.customers",
     "soc2kit.health",
 ]
 
@@ -108,11 +110,11 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # one address spraying many usernames 
 AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_AXES_COOLOFF_MINUTES", default=30))
 # Not True: with ip_address lockout it would clear the whole address's failures on any successful
-# login, the attacker's own included. accounts.apps clears only the account's own failures instead.
+# login, the attacker's own included. soc2kit.accounts.axes clears only the account's own failures instead.
 AXES_RESET_ON_SUCCESS = False
 # Attempt tables and lockout records hold an unknown username only as a keyed hash (accounts.usernames).
 AXES_USERNAME_CALLABLE = "soc2kit.accounts.usernames.axes_username"
-AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "soc2kit.accounts.axes.lockout_response"
 AXES_ENABLE_ADMIN = True
 
 # --- Shared cache: PostgreSQL, so that counters (the customer search rate limit) are shared by every
@@ -151,7 +153,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 8 * 60 * 60
 CSRF_COOKIE_HTTPONLY = True  # API clients read the token from /api/auth/csrf/ instead of the cookie
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_FAILURE_VIEW = "soc2kit.accounts.views.csrf_failure"
+CSRF_FAILURE_VIEW = "demo.accounts.views.csrf_failure"
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS: list[str] = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
@@ -176,14 +178,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Field encryption (soc2kit.encryption; block maintained with the CRYPTO helper) ------------
-FIELD_ENCRYPTION = {
-    "KEK_BACKEND": env("FIELD_ENCRYPTION_KEK_BACKEND", default="local"),
-    "LOCAL_KEKS": SECRETS.get("FIELD_ENCRYPTION_LOCAL_KEKS") or "",
-    "KMS_KEY_ID": env("FIELD_ENCRYPTION_KMS_KEY_ID", default=""),
-    # Bound into every KMS call; the key policy only allows this value (Pulumi's app_name).
-    "KMS_ENCRYPTION_CONTEXT": {"app": env("FIELD_ENCRYPTION_KMS_CONTEXT_APP", default="soc2kit")},
-    "BLIND_INDEX_KEY": SECRETS.get("FIELD_ENCRYPTION_BLIND_INDEX_KEY") or "",
-}
+FIELD_ENCRYPTION = field_encryption_settings(SECRETS)
 
 # --- Audit-trail checkpoints outside the database (soc2kit.audit.checkpoints) ----------------------
 # STORE: `s3` on AWS (the Object Lock bucket, Pulumi output audit_checkpoint_bucket) or `file` on a

@@ -108,14 +108,14 @@ CHECKS: tuple[Check, ...] = (
         "Audit trail chain verification",
         {"CC7.2": "a changed, removed or inserted audit entry breaks the hash chain and is detected"},
         app.audit_chain,
-        implemented_in="app/soc2kit/audit",
+        implemented_in="packages/soc2kit/src/soc2kit/audit",
     ),
     Check(
         "data_keys",
         "Field-encryption data key age",
         {"CC6.1": "encryption keys protecting confidential fields at rest are rotated within policy"},
         app.key_ages,
-        implemented_in="app/soc2kit/encryption",
+        implemented_in="packages/soc2kit/src/soc2kit/encryption",
     ),
     Check(
         "pip_audit",

@@ -1,0 +1,1 @@
+"""Client address behind trusted proxies, and the django-axes wiring that keys lockouts on it."""
