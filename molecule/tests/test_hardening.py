@@ -620,6 +620,8 @@ def test_time_synchronised(host, in_container):
 # --- CIS Debian 12 Level 1 - Server: the gaps an external scan found (issue 16 §1) ------------------
 # Each test names the CIS ids it checks (@pytest.mark.cis); `make controls` lists them in CONTROLS.md.
 PROBE_PASSWORD = "Vq7#pLm2-xR9!tZw4"
+# What `useradd -D` reports: the defaults of new accounts.
+NEW_ACCOUNT_DEFAULTS = "/etc/default/useradd"
 VM_ONLY_MOUNTS = ("/tmp", "/dev/shm", "/var/tmp")  # noqa: S108 (their mount options are checked)
 
 
@@ -722,7 +724,7 @@ def test_ipv6_router_advertisements_refused(host, in_container):
 
 @pytest.mark.cis("5.4.1.5")
 def test_accounts_with_passwords_lock_after_inactivity(host):
-    defaults = host.check_output("useradd -D")
+    defaults = host.file(NEW_ACCOUNT_DEFAULTS).content_string
     assert 0 < int(re.search(r"^INACTIVE=(-?\d+)$", defaults, re.M)[1]) <= 45
     with host.sudo():
         shadow = host.check_output("cat /etc/shadow")

@@ -43,6 +43,15 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
         "roles/hardening",
     ),
     SuiteControl(
+        "daily_checks",
+        "Daily read-only host checks: a timer per host, one result per control shipped, an alert on drift",
+        {
+            "CC7.1": "file modes, sshd -T, sysctl, audit rules, AIDE and certificates are checked every day",
+            "CC7.2": "a control that passed and now fails raises a SECURITY ALERT through the log pipeline",
+        },
+        "roles/hardening (tasks/daily_checks.yml, files/usr/local/sbin/soc2kit-daily-checks)",
+    ),
+    SuiteControl(
         "web_tls",
         "HTTPS front seen from outside (both web servers)",
         {"CC6.7": "TLS 1.0/1.1 refused, the profile's suites only, HTTP redirected to HTTPS"},
