@@ -51,7 +51,12 @@ secrets = AppSecrets(
     db_port=database.instance.port,
 )
 alerts = Alerts(
-    "alerts", cfg, ctx, alerts_key_arn=keys.keys["alerts"].arn, app_log_group=logs.host_groups["app"]
+    "alerts",
+    cfg,
+    ctx,
+    alerts_key_arn=keys.keys["alerts"].arn,
+    app_log_group=logs.host_groups["app"],
+    system_log_group=logs.host_groups["system"],
 )
 transfer = (
     SsmTransferBucket("ssm-transfer", cfg, ctx, transfer_key_arn=keys.keys["ssm_transfer"].arn)

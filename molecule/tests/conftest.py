@@ -62,6 +62,11 @@ def pytest_configure(config):
         "live deployment (`make verify`, the verify step of `make deploy`) leave them out with "
         "-m 'not disruptive'.",
     )
+    config.addinivalue_line(
+        "markers",
+        "cis(*ids): the CIS Debian Linux 12 Benchmark (Level 1 - Server) recommendations the test checks; "
+        "scripts/kit/verify/controls.py reads them for CONTROLS.md and make verify's report.",
+    )
 
 
 ROOT = Path(__file__).resolve().parents[2]

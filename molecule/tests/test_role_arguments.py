@@ -100,6 +100,9 @@ def test_good_variables_pass_preflight_with_apache(inventory):
         ({"django_app_secrets_mode": "vault"}, "django_app_secrets_mode"),
         ({"django_app_database_url": ""}, "DATABASE_URL"),
         ({"django_app_gunicorn_timeout": "soon"}, "django_app_gunicorn_timeout"),
+        ({"hardening_login_inactive_days": 90}, "hardening_login_inactive_days: 90 not in 1-45"),
+        ({"hardening_login_sudo_timestamp_timeout": 60}, "hardening_login_sudo_timestamp_timeout: 60"),
+        ({"hardening_daily_checks_enabled": "sometimes"}, "hardening_daily_checks_enabled"),
     ],
 )
 def test_bad_variable_rejected_in_preflight_with_its_name(inventory, overrides, named):

@@ -1,8 +1,9 @@
 """Where security alerts go on AWS: an SNS topic encrypted with the alerts key (CC7.2, CC7.3).
 
 Two ways in: the app publishes each alert itself (the hosts' role may `sns:Publish` to this topic
-only), and a metric filter counts `SECURITY ALERT` lines in the app's log group, whose alarm
-notifies the topic, so an alert still arrives when the app's own publishing fails. `alert_email`
+only), and metric filters count `SECURITY ALERT` lines in the app's log group and in the system log
+group (the hosts' daily checks raise their drift alerts there), whose alarm notifies the topic, so an
+alert still arrives when the app's own publishing fails. `alert_email`
 subscribes an address (AWS mails a confirmation link first).
 """
 
@@ -31,6 +32,7 @@ class Alerts(pulumi.ComponentResource):
         *,
         alerts_key_arn: pulumi.Input[str],
         app_log_group: aws.cloudwatch.LogGroup,
+        system_log_group: aws.cloudwatch.LogGroup | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("soc2kit:index:Alerts", name, None, opts)
@@ -84,20 +86,28 @@ class Alerts(pulumi.ComponentResource):
                 opts=child,
             )
         namespace = f"{cfg.app_name}/{cfg.stack}"
-        aws.cloudwatch.LogMetricFilter(
-            f"{name}-security-alert-lines",
-            name=f"{cfg.prefix}-security-alert-lines",
-            log_group_name=app_log_group.name,
-            pattern=ALERT_LOG_PATTERN,
-            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
-                name=METRIC_NAME, namespace=namespace, value="1", unit="Count"
-            ),
-            opts=child,
-        )
+        # The app's own alerts, and the daily host checks' drift alerts (soc2kit-daily-checks, routed to the
+        # system group by the log shipper): one metric, one alarm.
+        watched = {"": app_log_group, "-system": system_log_group}
+        for suffix, group in watched.items():
+            if group is None:
+                continue
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-security-alert-lines{suffix}",
+                name=f"{cfg.prefix}-security-alert-lines{suffix}",
+                log_group_name=group.name,
+                pattern=ALERT_LOG_PATTERN,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=METRIC_NAME, namespace=namespace, value="1", unit="Count"
+                ),
+                opts=child,
+            )
         self.alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-security-alert-logged",
             name=alarm_name,
-            alarm_description=f"A SECURITY ALERT line in {cfg.log_group_prefix}/app: read the log group",
+            alarm_description=(
+                f"A SECURITY ALERT line in {cfg.log_group_prefix}/app or /system: read the log groups"
+            ),
             namespace=namespace,
             metric_name=METRIC_NAME,
             statistic="Sum",

@@ -59,15 +59,17 @@ def test_alert_email_is_subscribed() -> None:
 
 
 def test_security_alert_lines_in_the_app_log_raise_an_alarm_on_the_topic(dev: StackRun) -> None:
-    (metric_filter,) = dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
-    assert metric_filter.inputs["logGroupName"] == "/soc2kit/dev/app"
-    assert metric_filter.inputs["pattern"] == '"SECURITY ALERT"'
-    assert metric_filter.inputs["metricTransformation"] == {
-        "name": "SecurityAlerts",
-        "namespace": "soc2kit/dev",
-        "value": "1",
-        "unit": "Count",
-    }
+    filters = dev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    # The app's alerts, and the daily host checks' drift alerts (program soc2kit-daily-checks: system).
+    assert sorted(f.inputs["logGroupName"] for f in filters) == ["/soc2kit/dev/app", "/soc2kit/dev/system"]
+    for metric_filter in filters:
+        assert metric_filter.inputs["pattern"] == '"SECURITY ALERT"'
+        assert metric_filter.inputs["metricTransformation"] == {
+            "name": "SecurityAlerts",
+            "namespace": "soc2kit/dev",
+            "value": "1",
+            "unit": "Count",
+        }
     (alarm,) = dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     inputs = alarm.inputs
     assert (inputs["namespace"], inputs["metricName"]) == ("soc2kit/dev", "SecurityAlerts")

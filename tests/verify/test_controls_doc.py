@@ -23,7 +23,7 @@ def test_a_registry_change_makes_the_file_stale(monkeypatch, capsys):
 def test_one_row_per_control_with_test_and_check():
     text = controls_doc.render()
     rows = [line for line in text.splitlines() if line.startswith("| ")]
-    rows = [line for line in rows if not line.startswith(("| control", "| criterion"))]
+    rows = [line for line in rows if not line.startswith(("| control", "| criterion", "| CIS"))]
     checks = [c for c in registry.CHECKS if c.check_id != "testinfra"]
     from kit.verify.controls import SUITE_CONTROLS
 
@@ -32,3 +32,13 @@ def test_one_row_per_control_with_test_and_check():
     assert "| `molecule/tests/test_hardening.py` | `testinfra` (row `testinfra:hardening`) |" in text
     assert "`molecule/tests/test_release_lifecycle.py` | molecule only (marked disruptive) |" in text
     assert "| `tests/verify/test_tls.py` | `sslyze` | local, aws |" in text
+
+
+def test_cis_ids_listed_as_implemented_tested_or_excepted():
+    text = controls_doc.render()
+    assert (
+        "| CIS 5.3.3.4.1 | implemented and tested | login.yml: Login \\| pam_unix refuses empty passwords"
+        in text
+    )
+    assert "`test_hardening.py::test_pam_unix_refuses_empty_password`" in text
+    assert "| CIS 4.2.1 | excepted | - | - | ufw is not used: nftables is the one firewall" in text

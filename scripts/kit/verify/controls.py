@@ -3,10 +3,16 @@ criteria it supports with the reason (the report shows one row per module, not o
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from .. import MOLECULE_DIR
+import yaml
+
+from .. import MOLECULE_DIR, ROOT, KitError
+from . import exceptions
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,15 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
             "CC7.2": "auditd rules and a daily AIDE check detect changes to the system",
         },
         "roles/hardening",
+    ),
+    SuiteControl(
+        "daily_checks",
+        "Daily read-only host checks: a timer per host, one result per control shipped, an alert on drift",
+        {
+            "CC7.1": "file modes, sshd -T, sysctl, audit rules, AIDE and certificates are checked every day",
+            "CC7.2": "a control that passed and now fails raises a SECURITY ALERT through the log pipeline",
+        },
+        "roles/hardening (tasks/daily_checks.yml, files/usr/local/sbin/soc2kit-daily-checks)",
     ),
     SuiteControl(
         "web_tls",
@@ -161,3 +176,100 @@ def disruptive(module: str) -> bool:
     """A module marked disruptive as a whole changes what it tests: it runs in molecule, never in verify."""
     path = MOLECULE_DIR / "tests" / f"test_{module}.py"
     return path.is_file() and "pytestmark = pytest.mark.disruptive" in path.read_text(encoding="utf-8")
+
+
+# CIS Debian Linux 12 Benchmark, Level 1 - Server (issue 16 §1). A task of roles/hardening implements an
+# id when it carries the tag cis_<id>; a testinfra test checks it when it is marked @pytest.mark.cis("<id>");
+# an id the kit does not follow is an exception of exceptions.yml (control testinfra, finding cis_<id>).
+CIS_TASKS_DIR = ROOT / "roles" / "hardening" / "tasks"
+CIS_TAG = re.compile(r"^cis_(\d+(?:\.\d+)*)$")
+
+
+def _cis_key(cis_id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in cis_id.split("."))
+
+
+def cis_implemented(tasks_dir: Path = CIS_TASKS_DIR) -> dict[str, list[str]]:
+    """CIS id -> names of the role's tasks tagged cis_<id>."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(tasks_dir.glob("*.yml")):
+        for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            for tag in task.get("tags", []) if isinstance(task, dict) else []:
+                if match := CIS_TAG.match(str(tag)):
+                    found.setdefault(match.group(1), []).append(f"{path.name}: {task.get('name', '?')}")
+    return dict(sorted(found.items(), key=lambda item: _cis_key(item[0])))
+
+
+def _cis_marks(function: ast.FunctionDef) -> list[str]:
+    ids = []
+    for decorator in function.decorator_list:
+        if (
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "cis"
+            and ast.unparse(decorator.func.value) == "pytest.mark"
+        ):
+            ids += [arg.value for arg in decorator.args if isinstance(arg, ast.Constant)]
+    return [str(cis_id) for cis_id in ids]
+
+
+def cis_tested(tests_dir: Path | None = None) -> dict[str, list[str]]:
+    """CIS id -> the testinfra tests (module::test) marked @pytest.mark.cis("<id>", ...)."""
+    tests_dir = tests_dir or MOLECULE_DIR / "tests"
+    found: dict[str, list[str]] = {}
+    for path in sorted(tests_dir.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                for cis_id in _cis_marks(node):
+                    found.setdefault(cis_id, []).append(f"{path.name}::{node.name}")
+    return dict(sorted(found.items(), key=lambda item: _cis_key(item[0])))
+
+
+def cis_excepted(items: tuple[exceptions.ControlException, ...] | None = None) -> dict[str, str]:
+    """CIS id -> the reason (with the equivalent control) it is not followed, from exceptions.yml."""
+    items = exceptions.load() if items is None else items
+    found = {
+        match.group(1): item.reason
+        for item in items
+        if item.control == "testinfra" and (match := CIS_TAG.match(item.finding))
+    }
+    return dict(sorted(found.items(), key=lambda item: _cis_key(item[0])))
+
+
+@dataclass(frozen=True)
+class CisRow:
+    cis_id: str
+    implemented_by: tuple[str, ...]
+    tested_by: tuple[str, ...]
+    exception: str
+
+    @property
+    def state(self) -> str:
+        if self.exception:
+            return "excepted"
+        return "implemented and tested" if self.tested_by else "implemented, not tested"
+
+
+def cis_rows() -> list[CisRow]:
+    """One row per CIS id the kit implements, tests or excepts; an id both excepted and implemented, or
+    tested but implemented nowhere, is a contradiction worth an error, not a row."""
+    implemented, tested, excepted = cis_implemented(), cis_tested(), cis_excepted()
+    both = sorted(set(implemented) & set(excepted), key=_cis_key)
+    orphans = sorted(set(tested) - set(implemented), key=_cis_key)
+    if both or orphans:
+        raise KitError(
+            f"CIS ids both implemented and excepted: {both or 'none'}; tested but tagged on no task: "
+            f"{orphans or 'none'}",
+            "tag the task with cis_<id> (roles/hardening/tasks), or fix the exception in exceptions.yml",
+        )
+    ids = sorted(set(implemented) | set(excepted), key=_cis_key)
+    return [
+        CisRow(
+            cis_id,
+            tuple(implemented.get(cis_id, ())),
+            tuple(tested.get(cis_id, ())),
+            excepted.get(cis_id, ""),
+        )
+        for cis_id in ids
+    ]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .. import ROOT
-from .controls import SUITE_CONTROLS, disruptive
+from .controls import SUITE_CONTROLS, cis_rows, disruptive
 from .registry import CHECKS
 from .report import CRITERIA
 
@@ -29,6 +29,34 @@ def _unit_tests(check_run_module: str) -> str:
     name = check_run_module.rsplit(".", 1)[-1]
     path = f"tests/verify/test_{name}.py"
     return f"`{path}`" if (ROOT / path).is_file() else "-"
+
+
+def cis_section() -> list[str]:
+    """The CIS Debian 12 L1 Server ids: implemented (a tagged task), tested (a marked test), excepted."""
+    rows = cis_rows()
+    counts = {
+        state: sum(row.state == state for row in rows) for state in dict.fromkeys(r.state for r in rows)
+    }
+    out = [
+        "",
+        "## CIS Debian Linux 12 Benchmark, Level 1 - Server",
+        "",
+        "Implemented: a task of `roles/hardening/tasks` tagged `cis_<id>` (run one with `--tags cis_<id>`). "
+        'Tested: a test of `molecule/tests` marked `@pytest.mark.cis("<id>")`. Excepted: an entry of '
+        "`scripts/kit/verify/exceptions.yml` (control `testinfra`, finding `cis_<id>`) with its reason, "
+        "owner and expiry. VM-only ids are skipped in containers, and the skip is tested. "
+        + "; ".join(f"{count} {state}" for state, count in counts.items())
+        + ".",
+        "",
+        "| CIS id | state | implemented by | tested by | exception: reason and equivalent control |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        out.append(
+            f"| CIS {row.cis_id} | {row.state} | {_cell('<br>'.join(row.implemented_by)) or '-'} | "
+            f"{'<br>'.join(f'`{test}`' for test in row.tested_by) or '-'} | {_cell(row.exception) or '-'} |"
+        )
+    return out
 
 
 def render() -> str:
@@ -71,6 +99,7 @@ def render() -> str:
             f"| {_cell(item.title)} | {_criteria(item.mapping)} | {_cell(item.implemented_in)} | "
             f"`molecule/tests/test_{item.module}.py` | {evidence} |"
         )
+    out += cis_section()
     out += ["", "## The criteria named above", "", "| criterion | what it asks |", "|---|---|"]
     used = {c for check in CHECKS for c in check.criteria} | {c for s in SUITE_CONTROLS for c in s.criteria}
     out += [f"| {c} | {meaning} |" for c, meaning in CRITERIA.items() if c in used]

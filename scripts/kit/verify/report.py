@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from .controls import SUITE_CONTROLS
+from .controls import SUITE_CONTROLS, CisRow, cis_rows
 from .exceptions import ControlException
 from .provenance import Provenance, banner
 from .registry import CHECKS
@@ -123,6 +123,34 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def cis_results(rows: Sequence[ControlRow]) -> list[dict[str, Any]]:
+    """Per CIS id: its state in the kit, its tests, and this run's result of the testinfra rows holding them
+    (a tested id is as good as its module's row; an untested or excepted one claims nothing here)."""
+    by_id = {row.control_id: row for row in rows}
+
+    def results(cis: CisRow) -> list[str]:
+        modules = sorted(
+            {test.split("::")[0].removeprefix("test_").removesuffix(".py") for test in cis.tested_by}
+        )
+        return [
+            f"testinfra:{module} {STATUS_LABEL[by_id[f'testinfra:{module}'].status]}"
+            if f"testinfra:{module}" in by_id
+            else f"testinfra:{module} not run"
+            for module in modules
+        ]
+
+    return [
+        {
+            "id": cis.cis_id,
+            "state": cis.state,
+            "tests": list(cis.tested_by),
+            "result": results(cis),
+            "exception": cis.exception,
+        }
+        for cis in cis_rows()
+    ]
+
+
 def render_markdown(
     info: RunInfo, results: Sequence[CheckResult], not_applicable: Sequence[ControlRow] = ()
 ) -> str:
@@ -168,6 +196,19 @@ def render_markdown(
             f"| {e.control} | {e.finding} | {_md_cell(e.reason)} | {_md_cell(e.owner)} | {e.expires} | "
             f"{'EXPIRED (a failure)' if e.expired(today) else 'in force'} |"
             for e in info.exceptions
+        ),
+        "",
+        "## CIS Debian Linux 12 Benchmark, Level 1 - Server",
+        "",
+        "Each id the kit implements (a task of roles/hardening), tests (a testinfra test) or excepts (above, "
+        "finding `cis_<id>`), with this run's result of the testinfra row that holds its tests.",
+        "",
+        "| CIS id | state | tests | result in this run |",
+        "|---|---|---|---|",
+        *(
+            f"| {item['id']} | {item['state']} | {', '.join(f'`{t}`' for t in item['tests']) or '-'} | "
+            f"{'; '.join(item['result']) or '-'} |"
+            for item in cis_results(rows)
         ),
         "",
         "## Trust Services Criteria covered, and why",
@@ -233,6 +274,7 @@ def render_json(
             for row in rows
         ],
         "exceptions": [item.as_dict(info.started.date()) for item in info.exceptions],
+        "cis_debian12_l1": cis_results(rows),
         "criteria": {k: v for k, v in CRITERIA.items() if any(k in r.criteria for r in rows)},
         "checks": [r.as_dict() for r in results],
     }
