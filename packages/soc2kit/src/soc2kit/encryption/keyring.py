@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, repeat
-from operator import attrgetter, contains, is_not, itemgetter
+from operator import attrgetter, is_not, itemgetter
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -379,7 +379,9 @@ class Keyring:
         Every value is still decrypted and authenticated on its own (own nonce, its field's and row's
         associated data, the header checked in full); what is shared is the work around it. When every
         value of the column starts with the same header, the values go through base64 decoding, the
-        AEAD and text decoding as C-level map() pipelines instead of one Python call per value. Anything
+        AEAD and text decoding as C-level map() pipelines instead of one Python call per value. The
+        checks that every value carries the header and no other ":" are whole-column operations too
+        (min/max, one search). Anything
         else (another key in the same chunk during rotation, a malformed or tampered value, a missing
         row identity) goes value by value through convert(), which raises the precise error.
         """
@@ -414,10 +416,15 @@ class Keyring:
             present = tokens if complete else list(compress(tokens, selector))
             if not present:
                 return list(tokens)
+            # Does every value start with the header? The strings that start with a prefix are one
+            # contiguous range in sort order, so it is enough that the smallest and the largest do:
+            # min() and max() compare in C, without the argument tuple per value that str.startswith
+            # through map() builds.
+            first, last = min(present), max(present)
             state = fast
-            if state is None or not all(map(startswith, present, repeat(state[0]))):
+            if state is None or not (startswith(first, state[0]) and startswith(last, state[0])):
                 state = header_state(present[0])
-                if state is None or not all(map(startswith, present, repeat(state[0]))):
+                if state is None or not (startswith(first, state[0]) and startswith(last, state[0])):
                     return one_by_one(tokens, identities, row_ids)
                 fast = state  # one tuple, so a concurrent reader never mixes two keys' parts
             _prefix, body_of, decrypt, aad, bound = state
@@ -434,7 +441,7 @@ class Keyring:
             else:
                 aads = repeat(aad)
             bodies = list(map(body_of, present))
-            if any(map(contains, bodies, repeat(":"))):  # convert() splits at the last ":"; so must this
+            if ":" in "".join(bodies):  # convert() splits at the last ":"; so must this (one memchr)
                 return one_by_one(tokens, identities, row_ids)
             try:
                 raws = list(map(a2b, bodies))

@@ -147,6 +147,32 @@ def test_rows_under_two_data_keys_in_one_chunk_decrypt(people):
     assert [_values(p) for p in loaded] == [_expected(i) for i in range(ROWS + 5)]
 
 
+@pytest.mark.parametrize("position", [0, 60, ROWS - 1])
+def test_a_value_under_another_key_anywhere_in_a_column_decrypts(people, position):
+    """The column's header check looks at its smallest and largest value only (all values sharing a
+    prefix sort together); a value under another key must still be found wherever it sorts."""
+    get_keyring().create_key()
+    other = Person.objects.create(**_expected(position))
+    convert = Person._meta.get_field("notes").get_db_converters(connection)[0]
+    tokens = [raw_column(Person, "notes", p.pk) for p in people]
+    identities = [p.row_uuid for p in people]
+    tokens[position], identities[position] = raw_column(Person, "notes", other.pk), other.row_uuid
+    assert tokens[position].split(":")[1] != tokens[position - 1].split(":")[1]  # another data key
+    convert.batch(tokens[:1], identities[:1])  # the column's header is known: the fast path is tried
+    assert convert.batch(tokens, identities) == [_expected(i)["notes"] for i in range(ROWS)]
+
+
+@pytest.mark.parametrize("position", [0, 60, ROWS - 1])
+def test_a_colon_in_any_body_of_a_column_raises_the_per_value_error(people, position):
+    convert = Person._meta.get_field("email").get_db_converters(connection)[0]
+    tokens = [raw_column(Person, "email", p.pk) for p in people]
+    identities = [p.row_uuid for p in people]
+    convert.batch(tokens, identities)
+    tokens[position] = tokens[position][:20] + ":" + tokens[position][20:]
+    with pytest.raises(DecryptionError, match="not a field-encryption ciphertext"):
+        convert.batch(tokens, identities)
+
+
 def _flip_last_byte(token: str) -> str:
     header, body = token.rsplit(":", 1)
     raw = bytearray(base64.b64decode(body))
