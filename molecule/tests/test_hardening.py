@@ -709,7 +709,7 @@ def test_sudo_reauthenticates_within_15_minutes_and_logs_to_its_file(host):
         host.check_output("sudo -n /usr/bin/true")
         logged = host.check_output(f"tail -n 20 {shlex.quote(logfile)}")
     assert 0 <= minutes <= 15
-    assert "Use a pseudo-terminal when running commands" in settings
+    assert "Always run commands in a pseudo-tty" in settings
     assert "COMMAND=/usr/bin/true" in logged
 
 
