@@ -14,8 +14,14 @@ import pytest
 REMOTE_DIR = "/var/log/remote"
 STATE_FILE = "/var/lib/soc2kit-daily-checks/last.json"
 SERVICE = "soc2kit-daily-checks.service"
-# A file of the role's file modes that nothing else touches while the test runs.
-PROBE_FILE, PROBE_MODE = "/etc/crontab", "0600"
+# A file of the role's file modes that nothing else touches while the test runs (and that holds no secret).
+PROBE_FILE, PROBE_MODE = "/etc/group-", "0600"
+# useradd/userdel (the probe-account tests of test_hardening.py) rewrite these backups 0644; the role's
+# file_modes puts them back at the next converge. The drift test needs a passing start, so it does now.
+ACCOUNT_BACKUPS = (
+    "chown root:root /etc/passwd- /etc/group- && chown root:shadow /etc/shadow- /etc/gshadow- && "
+)
+ACCOUNT_BACKUPS += "chmod 0600 /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow-"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,7 @@ def test_daily_checks_timer_fires_once_a_day_at_a_random_time(app):
     shown = app.check_output(
         "systemctl show soc2kit-daily-checks.timer -p TimersCalendar -p RandomizedDelayUSec -p Persistent"
     )
-    assert "OnCalendar=daily" in shown
+    assert "OnCalendar=*-*-* 00:00:00 ;" in shown  # `daily`, as systemd normalises it
     delay = re.search(r"^RandomizedDelayUSec=(\S+)$", shown, re.M)[1]
     assert delay not in ("0", "infinity"), "every host would run its checks at the same second"
     assert "Persistent=yes" in shown
@@ -65,11 +71,12 @@ def _wait_for_new_line(collector, path, seen, needle, timeout=60.0):
     return []
 
 
-@pytest.mark.disruptive  # loosens /etc/crontab for the length of one check run, then restores it
+@pytest.mark.disruptive  # loosens /etc/group- for the length of one check run, then restores it
 def test_loosened_file_mode_raises_drift_alert_on_collector_then_passes(app, collector):
     host_name = app.check_output("hostname")
     shipped = f"{REMOTE_DIR}/{app.check_output('hostname --fqdn')}/soc2kit-daily-checks.log"
-    assert app.file(PROBE_FILE).mode == int(PROBE_MODE, 8)
+    with app.sudo():
+        app.check_output(ACCOUNT_BACKUPS)
     before = _run_checks(app)
     assert before["file_modes"] == "pass", f"file_modes fails on the converged host: {before}"
     passed_at = json.loads(app.file(STATE_FILE).content_string)["file_modes"]["time"]

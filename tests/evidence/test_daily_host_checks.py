@@ -83,11 +83,11 @@ def test_loosened_file_mode_fails_and_names_the_file(watched):
     assert f"{watched} is {OWNER}:{GROUP}:0644, expected {OWNER}:{GROUP}:0600" in detail
 
 
-def test_world_readable_log_file_fails_but_login_records_may_be_group_writable(tmp_path):
+def test_world_readable_log_file_fails_but_login_records_may_be_0664(tmp_path):
     logs = tmp_path / "log"
     (logs / "apt").mkdir(parents=True)
     (logs / "wtmp").write_text("", encoding="utf-8")
-    (logs / "wtmp").chmod(0o660)
+    (logs / "wtmp").chmod(0o664)
     (logs / "apt" / "history.log").write_text("", encoding="utf-8")
     (logs / "apt" / "history.log").chmod(0o640)
     assert checks.check_file_modes([], [str(logs)])[0]
@@ -95,6 +95,8 @@ def test_world_readable_log_file_fails_but_login_records_may_be_group_writable(t
     passed, detail = checks.check_file_modes([], [str(logs)])
     assert not passed
     assert "history.log is 0644, at most 0640 allowed" in detail
+    (logs / "wtmp").chmod(0o666)
+    assert "wtmp is 0666, at most 0664 allowed" in checks.check_file_modes([], [str(logs)])[1]
 
 
 def test_drift_raises_a_security_alert_once(tmp_path, monkeypatch, capsys, watched):

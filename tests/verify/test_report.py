@@ -259,3 +259,19 @@ def test_criteria_section_gives_the_reason_of_each_mapping(tmp_path):
     folder = report.write_report(tmp_path, _info(), results, Scrubber({}))
     markdown = (folder / "report.md").read_text()
     assert "TLS: Mozilla intermediate profile (sslyze) (PASS): only TLS 1.2/1.3" in markdown
+
+
+def test_report_lists_cis_ids_with_the_result_of_the_testinfra_row_that_tests_them():
+    rows = [
+        ControlRow("testinfra:hardening", "Host hardening", ("CC6.1",), "testinfra", FAIL, "1 test failed")
+    ]
+    by_id = {item["id"]: item for item in report.cis_results(rows)}
+    assert by_id["5.3.3.4.1"]["state"] == "implemented and tested"
+    assert by_id["5.3.3.4.1"]["result"] == [f"testinfra:hardening {report.STATUS_LABEL[FAIL]}"]
+    assert by_id["4.2.1"]["state"] == "excepted"
+    assert by_id["4.2.1"]["result"] == []
+    assert "nftables" in by_id["4.2.1"]["exception"]
+    # A module that did not run in this verify claims nothing.
+    assert by_id["5.3.3.4.1"]["tests"] == ["test_hardening.py::test_pam_unix_refuses_empty_password"]
+    not_run = {item["id"]: item for item in report.cis_results([])}
+    assert not_run["5.3.3.4.1"]["result"] == ["testinfra:hardening not run"]
