@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lint test test-app test-pulumi test-kit image molecule bench deploy
+.PHONY: help setup lint test test-app test-pulumi test-kit image molecule rehearsal bench deploy
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ image: setup ## Build the Debian 12 test-host image with debootstrap (podman)
 
 molecule: setup image ## Converge, idempotence and verify every molecule scenario on local containers
 	@scripts/molecule.sh
+
+rehearsal: setup image ## The AWS flow on containers with WEB=apache: deploy, idempotence, verify, rolling test, destroy
+	@scripts/rehearsal-test.sh
 
 bench: setup ## Field-encryption benchmarks (ratios, writes bench/results.json)
 	@scripts/bench.sh

@@ -36,11 +36,13 @@ def build(action: str, env: str, web: str, environ: dict[str, str]) -> Pipeline:
             "ENV=local supports deploy, destroy, rollback, verify",
         )
     if env == REHEARSAL:
-        web = web or "nginx"
         if action == "deploy":
-            return rehearsal.deploy(web, environ)
+            return rehearsal.deploy(web or "nginx", environ)
         if action == "destroy":
             return rehearsal.destroy()
+        if action in ("rollback", "verify"):
+            # The web server the rehearsal runs (recorded by its deploy); a WEB= that disagrees is refused.
+            web = rehearsal.deployed_web(web)
         if action == "rollback":
             return rehearsal.rollback(web, environ)
         if action == "verify":

@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ MOTO_URL_CONTROLLER = f"http://127.0.0.1:{PORTS['moto']}"
 MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal"}
 MASTER_SECRET_NAME = "rds!db-rehearsal"  # noqa: S105 (a name)
 LABEL = "owner=soc2kit-rehearsal"
+# pulumi/components/keys.py's ROTATION_PERIOD_DAYS: the program turns rotation on for every key.
+KEY_ROTATION_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def aws_env() -> dict[str, str]:
     return {**MOTO_CREDENTIALS, "AWS_ENDPOINT_URL": MOTO_URL_CONTROLLER, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-def cloud_vars(master_username: str) -> dict[str, Any]:
+def cloud_vars(master_username: str, db_port: int) -> dict[str, Any]:
     venv = Path(sys.prefix)
     return {
         "rehearsal_state_dir": str(STATE_DIR),
@@ -129,6 +132,7 @@ def cloud_vars(master_username: str) -> dict[str, Any]:
             "moto": f"{SUBNET_PREFIX}.5",
         },
         "rehearsal_master_username": master_username,
+        "rehearsal_db_port": db_port,
         "rehearsal_database": "app",
     }
 
@@ -162,20 +166,8 @@ def seed_moto(stack: rehearsal_stack.MockedStack) -> dict[str, Any]:
     moto gave them. What exists already is kept (a second run changes nothing, as `pulumi up` would)."""
     outputs = json.loads(json.dumps(stack.outputs))
     region = outputs["region"]
-    secretsmanager = _client("secretsmanager", region)
 
-    def secret_arn(name: str, value: str) -> str:
-        try:
-            return str(secretsmanager.describe_secret(SecretId=name)["ARN"])
-        except secretsmanager.exceptions.ResourceNotFoundException:
-            return str(secretsmanager.create_secret(Name=name, SecretString=value)["ARN"])
-
-    for purpose, arn in outputs["secret_arns"].items():
-        name = arn.split(":secret:", 1)[1].rsplit("-", 1)[0]
-        outputs["secret_arns"][purpose] = secret_arn(name, stack.secret_values[name])
-    master = json.dumps({"username": stack.master_username, "password": master_password()})
-    outputs["db_admin_secret_arn"] = secret_arn(MASTER_SECRET_NAME, master)
-
+    # KMS first: the program encrypts every secret with the secrets key, and turns rotation on for each key.
     kms = _client("kms", region)
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
     for purpose in outputs["kms_key_arns"]:
@@ -184,7 +176,27 @@ def seed_moto(stack: rehearsal_stack.MockedStack) -> dict[str, Any]:
         if not key_id:
             key_id = kms.create_key(Description=f"rehearsal {purpose}")["KeyMetadata"]["KeyId"]
             kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=KEY_ROTATION_DAYS)
         outputs["kms_key_arns"][purpose] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    secrets_key = outputs["kms_key_arns"]["secrets"]
+
+    secretsmanager = _client("secretsmanager", region)
+
+    def secret_arn(name: str, value: str) -> str:
+        try:
+            found = secretsmanager.describe_secret(SecretId=name)
+        except secretsmanager.exceptions.ResourceNotFoundException:
+            created = secretsmanager.create_secret(Name=name, SecretString=value, KmsKeyId=secrets_key)
+            return str(created["ARN"])
+        if found.get("KmsKeyId") != secrets_key:
+            secretsmanager.update_secret(SecretId=name, KmsKeyId=secrets_key)
+        return str(found["ARN"])
+
+    for purpose, arn in outputs["secret_arns"].items():
+        name = arn.split(":secret:", 1)[1].rsplit("-", 1)[0]
+        outputs["secret_arns"][purpose] = secret_arn(name, stack.secret_values[name])
+    master = json.dumps({"username": stack.master_username, "password": master_password()})
+    outputs["db_admin_secret_arn"] = secret_arn(MASTER_SECRET_NAME, master)
 
     logs = _client("logs", region)
     existing = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
@@ -206,7 +218,7 @@ def cloud_up() -> dict[str, Any]:
             "localhost,",
             str(ANSIBLE_DIR / "rehearsal-cloud.yml"),
             "-e",
-            json.dumps(cloud_vars(stack.master_username)),
+            json.dumps(cloud_vars(stack.master_username, int(stack.outputs["db_port"]))),
         ],
         what="the rehearsal's stand-ins (ansible/rehearsal-cloud.yml)",
         fix="read the failed task above; `make destroy ENV=rehearsal` removes every rh-* container",
@@ -326,6 +338,7 @@ def deploy(web: str, environ: dict[str, str]) -> Pipeline:
     pipeline.add("preflight", check_tools)
 
     def stand_ins() -> None:
+        record_web(web)
         outputs = cloud_up()
         fetch_acme_listener_ca()
         holder["inventory"] = aws.store_outputs(ENV, outputs, "podman")
@@ -333,7 +346,7 @@ def deploy(web: str, environ: dict[str, str]) -> Pipeline:
     pipeline.add("stand-ins for `pulumi up` (containers, mocked stack outputs, moto)", stand_ins)
     pipeline.add("inventory from stack outputs", lambda: aws.show_inventory(ENV, holder["inventory"]))
 
-    def converge() -> None:
+    def converge(log_name: str) -> int:
         from .local import changes_in_recap
 
         output = run(
@@ -342,16 +355,48 @@ def deploy(web: str, environ: dict[str, str]) -> Pipeline:
             fix="the failed task is named above; hosts of later batches were not touched. "
             f"Fix and re-run, or `make rollback ENV={ENV}`",
             env=aws.ansible_env(ENV),
-            log=log_path("rehearsal-site"),
+            log=log_path(log_name),
         )
         changed = changes_in_recap(output)
         print(
             f"site.yml: {'no changes' if changed == 0 else f'{changed} change(s) applied'}", file=sys.stderr
         )
+        return changed
 
-    pipeline.add("ansible-playbook site.yml (rolling)", converge)
+    pipeline.add("ansible-playbook site.yml (rolling)", lambda: converge("rehearsal-site"))
+    if environ.get("IDEMPOTENCE") == "1":
+        pipeline.add("idempotence: site.yml again changes nothing", lambda: check_idempotent(converge))
     pipeline.add("verify (testinfra + HTTPS smoke test)", verify)
     return pipeline
+
+
+def check_idempotent(converge: Callable[[str], int]) -> None:
+    """The second run of site.yml must change nothing (molecule's idempotence step, for the rehearsal)."""
+    changed = converge("rehearsal-site-idempotence")
+    if changed:
+        raise KitError(
+            f"the second run of site.yml changed {changed} thing(s); a converged site must report changed=0",
+            "the log named above lists the tasks that reported `changed`; make them idempotent",
+        )
+
+
+def record_web(web: str) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    (STATE_DIR / "web-server").write_text(web + "\n", encoding="utf-8")
+
+
+def deployed_web(given: str) -> str:
+    """The web server the last `make deploy ENV=rehearsal` deployed; WEB= must agree with it."""
+    path = STATE_DIR / "web-server"
+    if not path.is_file():
+        raise KitError("the rehearsal was never deployed", "run `make deploy ENV=rehearsal [WEB=...]` first")
+    recorded = path.read_text(encoding="utf-8").strip()
+    if given and given != recorded:
+        raise KitError(
+            f"WEB={given} disagrees with the web server the rehearsal runs: {recorded}",
+            f"leave WEB= out, or `make deploy ENV=rehearsal WEB={given}` first",
+        )
+    return recorded
 
 
 def destroy() -> Pipeline:
@@ -364,7 +409,7 @@ def rollback(web: str, environ: dict[str, str]) -> Pipeline:
     from . import aws
 
     pipeline = Pipeline(f"make rollback ENV={ENV}")
-    pipeline.add("inventory from stack outputs", lambda: aws.show_inventory(ENV, _recorded_inventory()))
+    pipeline.add("inventory from stack outputs", lambda: aws.show_inventory(ENV, recorded_inventory()))
     pipeline.add(
         "ansible-playbook rollback.yml",
         lambda: run(
@@ -377,7 +422,8 @@ def rollback(web: str, environ: dict[str, str]) -> Pipeline:
     return pipeline
 
 
-def _recorded_inventory() -> dict[str, Any]:
+def recorded_inventory() -> dict[str, Any]:
+    """The inventory of the outputs the last deploy recorded (the rehearsal has no `pulumi stack output`)."""
     from . import aws
 
     path = aws.outputs_file(ENV)
@@ -390,6 +436,46 @@ def verify_pipeline(web: str) -> Pipeline:
     from . import aws
 
     pipeline = Pipeline(f"verify ENV={ENV} WEB={web}")
-    pipeline.add("inventory from stack outputs", lambda: aws.show_inventory(ENV, _recorded_inventory()))
+    pipeline.add("inventory from stack outputs", lambda: aws.show_inventory(ENV, recorded_inventory()))
     pipeline.add("verify (testinfra + HTTPS smoke test)", verify)
     return pipeline
+
+
+def check_verify_report(evidence_dir: Path = ROOT / "evidence" / ENV) -> None:
+    """`make verify ENV=rehearsal` exits 3 when checks could not run. In the rehearsal that is expected of
+    exactly the checks that need the outside or an AWS API it lacks (registry's not_in_rehearsal): any other
+    check that could not run, and any failure, is an error of the rehearsal."""
+    from .verify.registry import CHECKS
+    from .verify.result import ERROR, FAIL
+
+    reports = sorted(evidence_dir.glob("*/report.json"))
+    if not reports:
+        raise KitError(f"no report under {evidence_dir}", "run `make verify ENV=rehearsal` first")
+    report = json.loads(reports[-1].read_text(encoding="utf-8"))
+    statuses = {check["id"]: check["status"] for check in report["checks"]}
+    failed = sorted(name for name, status in statuses.items() if status == FAIL)
+    could_not_run = {name for name, status in statuses.items() if status == ERROR}
+    expected = {check.check_id for check in CHECKS if check.not_in_rehearsal}
+    problems = []
+    if failed:
+        problems.append(f"failed: {', '.join(failed)}")
+    if could_not_run - expected:
+        problems.append(
+            f"could not run, but can in the rehearsal: {', '.join(sorted(could_not_run - expected))}"
+        )
+    if problems:
+        raise KitError(f"{reports[-1]}: " + "; ".join(problems), f"read {reports[-1].parent / 'report.md'}")
+    print(
+        f"verify report {reports[-1].parent.name}: no failure; could not run (offline or no AWS API): "
+        f"{', '.join(sorted(could_not_run)) or 'none'}",
+        file=sys.stderr,
+    )
+
+
+def verify_report_status() -> int:
+    """check_verify_report as an exit status for scripts/rehearsal-test.sh (1, the problem printed)."""
+    try:
+        check_verify_report()
+    except KitError as error:
+        return error.report(1)
+    return 0

@@ -9,8 +9,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import fake_aws
 import pytest
-from kit import aws, rehearsal, rehearsal_stack
+from kit import KitError, aws, rehearsal, rehearsal_stack
+from kit.verify import aws_live, thresholds
+from kit.verify.context import Context, Site
+from kit.verify.result import PASS
 
 from .conftest import ROOT, VENV_BIN
 from .test_livecheck import collect, collected_modules
@@ -117,3 +121,83 @@ def test_stand_ins_never_use_the_molecule_scenarios_names_or_ports() -> None:
         assert not container.ip.startswith(("10.213.10.", "10.213.11."))
     for port in rehearsal.PORTS.values():
         assert f":{port}:" not in molecule
+
+
+def test_idempotence_stage_follows_the_converge_only_when_asked() -> None:
+    plain = [stage.name for stage in rehearsal.deploy("nginx", {}).stages]
+    assert not [name for name in plain if name.startswith("idempotence")]
+    names = [stage.name for stage in rehearsal.deploy("nginx", {"IDEMPOTENCE": "1"}).stages]
+    converge = names.index("ansible-playbook site.yml (rolling)")
+    assert names[converge + 1] == "idempotence: site.yml again changes nothing"
+
+
+def test_a_second_run_that_changes_anything_fails_the_idempotence_stage() -> None:
+    logs: list[str] = []
+    with pytest.raises(KitError, match="changed 2 thing"):
+        rehearsal.check_idempotent(lambda log: logs.append(log) or 2)
+    rehearsal.check_idempotent(lambda log: logs.append(log) or 0)
+    assert logs == ["rehearsal-site-idempotence"] * 2
+
+
+def test_verify_takes_the_web_server_the_rehearsal_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    with pytest.raises(KitError, match="never deployed"):
+        rehearsal.deployed_web("")
+    rehearsal.record_web("apache")
+    assert rehearsal.deployed_web("") == "apache"
+    assert rehearsal.deployed_web("apache") == "apache"
+    with pytest.raises(KitError, match="WEB=nginx disagrees with the web server the rehearsal runs: apache"):
+        rehearsal.deployed_web("nginx")
+
+
+def test_moto_holds_what_the_program_writes_so_the_aws_checks_pass_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every key rotates and every secret is encrypted with the secrets key, as pulumi/components make them;
+    a second seeding changes nothing (what `pulumi up` would do)."""
+    stack = rehearsal_stack.run(rehearsal.addresses())
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    with fake_aws.moto_server() as endpoint_url:
+        monkeypatch.setattr(rehearsal, "MOTO_URL_CONTROLLER", endpoint_url)
+        for key, value in fake_aws.aws_env(endpoint_url).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        seeded = rehearsal.seed_moto(stack)
+        assert rehearsal.seed_moto(stack) == seeded
+        ctx = Context(
+            "rehearsal",
+            "nginx",
+            Site(rehearsal.SITE_DOMAIN),
+            None,  # type: ignore[arg-type]
+            thresholds.load(),
+            tmp_path,
+            stack_outputs=seeded,
+        )
+        for check in (aws_live.kms_rotation, aws_live.secrets_encryption):
+            outcome, _ = check(ctx)
+            assert outcome.status == PASS, outcome.summary
+
+
+def _report(folder: Path, statuses: dict[str, str]) -> None:
+    folder.mkdir(parents=True)
+    checks = [{"id": name, "status": status} for name, status in statuses.items()]
+    (folder / "report.json").write_text(json.dumps({"checks": checks}))
+
+
+def test_verify_report_of_the_rehearsal_may_only_lack_the_offline_checks(tmp_path: Path) -> None:
+    offline = {"pip_audit": "error", "outdated": "error", "aws_rds": "error", "policy_pack": "error"}
+    _report(tmp_path / "20261203T000000Z", {"testinfra": "pass", **offline})
+    rehearsal.check_verify_report(tmp_path)
+    # The newest report counts: there, sslyze could not run (it can here) and lynis failed.
+    _report(
+        tmp_path / "20261203T010000Z", {"testinfra": "pass", "sslyze": "error", "lynis": "fail", **offline}
+    )
+    with pytest.raises(KitError, match=r"failed: lynis; could not run, but can in the rehearsal: sslyze"):
+        rehearsal.check_verify_report(tmp_path)
+
+
+def test_verify_report_missing_is_named(tmp_path: Path) -> None:
+    with pytest.raises(KitError, match="no report under"):
+        rehearsal.check_verify_report(tmp_path)

@@ -54,6 +54,19 @@ PLAYBOOK = """
       when: postgresql_mode | default('') == 'rds'
 """
 
+# ansible/site.yml's step after the app's migrations (the append-only guard once more), alone.
+AFTER_MIGRATE_PLAYBOOK = """
+- name: App hosts | after the Django app's migrations
+  hosts: app_hosts
+  gather_facts: false
+  tasks:
+    - name: Append-only guard after the migrations (AWS only)
+      ansible.builtin.include_role:
+        name: postgresql
+        tasks_from: rds_after_migrate
+      when: postgresql_mode | default('') == 'rds'
+"""
+
 
 def _password() -> str:
     return secrets.token_urlsafe(30)
@@ -230,10 +243,11 @@ class Stack:
         (directory / "hosts.yml").write_text(json.dumps(hosts))
         return directory
 
-    def play(self, **overrides: Any) -> subprocess.CompletedProcess[str]:
-        """ansible-playbook of the AWS-only play; only host-side paths and test-machine settings differ."""
+    def play(self, text: str = PLAYBOOK, **overrides: Any) -> subprocess.CompletedProcess[str]:
+        """ansible-playbook of the AWS-only play (or `text`); only host-side paths and test-machine
+        settings differ."""
         playbook = self.work / "rds.yml"
-        playbook.write_text(PLAYBOOK)
+        playbook.write_text(text)
         extra = {
             # The host side on this machine: the stand-in CA, a CA path under the test's directory,
             # the driver of the virtual environment, no Debian packages, no sudo.

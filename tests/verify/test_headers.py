@@ -65,3 +65,12 @@ def test_aws_scan_targets_the_public_name(make_context, tmp_path):
 def test_local_scan_without_container_is_an_error(make_context, tmp_path):
     with pytest.raises(CheckError):
         headers.scan_command(make_context(), tmp_path / "scan.js")
+
+
+def test_rehearsal_scan_runs_in_an_app_containers_network_namespace(make_context, monkeypatch, tmp_path):
+    """The site's name is never looked up outside: the balancer's port is not 443, the container's is."""
+    monkeypatch.setattr(headers, "container_pid", lambda container, environ: "4242")
+    monkeypatch.setattr(headers.os, "geteuid", lambda: 0)
+    ctx = make_context(env="rehearsal", local_app_container="rh-app-1")
+    command = headers.scan_command(ctx, tmp_path / "scan.js")
+    assert command[:5] == ["nsenter", "-t", "4242", "-n", "unshare"]

@@ -210,3 +210,30 @@ def test_an_exception_naming_an_unknown_check_stops_the_run_before_any_check(mak
     with pytest.raises(KitError, match="unknown control 'testsl'"):
         runner.run_all(ctx, [_check("a", recording)], Scrubber({}), evidence_dir=tmp_path, out=io.StringIO())
     assert ran == []
+
+
+def test_rehearsal_reports_a_check_it_cannot_run_as_could_not_run_without_running_it(make_context):
+    ran = []
+
+    def check_run(ctx):
+        ran.append(ctx.env)
+        return Outcome(PASS, "ran"), []
+
+    check = registry.Check(
+        "probe", "probe", {"CC7.1": "why"}, check_run, not_in_rehearsal="no outside network"
+    )
+    result = runner.run_check(check, make_context(env="rehearsal"))
+    assert result.status == ERROR
+    assert "no outside network" in result.summary
+    assert ran == []
+    assert runner.run_check(check, make_context(env="prod")).status == PASS
+    assert ran == ["prod"]
+
+
+def test_rehearsal_cannot_run_exactly_the_checks_that_need_the_outside_or_an_aws_api():
+    offline = {check.check_id for check in registry.CHECKS if check.not_in_rehearsal}
+    assert offline == {"pip_audit", "outdated", "aws_rds", "policy_pack"}
+    assert {check.check_id for check in registry.checks_for("rehearsal")} >= offline | {
+        "aws_kms",
+        "aws_secrets",
+    }

@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .. import KitError, aws, check_env, check_web, local
+from .. import REHEARSAL, KitError, aws, check_env, check_web, local, rehearsal
 from ..preflight import context, export_stack_profile
 from . import thresholds as threshold_file
 from .context import Context, Site
@@ -90,6 +90,37 @@ def aws_context(env: str, web: str, scratch: Path) -> tuple[Context, dict[str, s
     return ctx, {"Stack": f"pulumi stack {env}", "App hosts": ", ".join(names)}
 
 
+def rehearsal_context(web: str, scratch: Path) -> tuple[Context, dict[str, str]]:
+    """The AWS checks against the rehearsal: its recorded stack outputs (there is no `pulumi stack output`),
+    the site through the balancer on 127.0.0.1, AWS calls to its moto server."""
+    inventory = rehearsal.recorded_inventory()
+    names = list(inventory["app_hosts"]["hosts"])
+    outputs = json.loads(aws.outputs_file(REHEARSAL).read_text(encoding="utf-8"))
+    # boto3 (aws_live) reads its endpoint and credentials from the process environment.
+    os.environ.update(rehearsal.aws_env())
+    environ = {**os.environ, **aws.ansible_env(REHEARSAL), **rehearsal.podman_env(), **tool_paths()}
+    site = Site(
+        name=aws.public_hostname(REHEARSAL),
+        https_port=rehearsal.PORTS["https"],
+        http_port=rehearsal.PORTS["http"],
+        connect_address="127.0.0.1",
+        ca_file=rehearsal.fetch_acme_root(),
+    )
+    ctx = Context(
+        REHEARSAL,
+        web,
+        site,
+        AnsibleHosts(aws.inventory_dir(REHEARSAL), names, aws.ansible_env(REHEARSAL)),
+        threshold_file.load(),
+        scratch,
+        local_app_container=rehearsal.app_container(0),
+        inventory=aws.inventory_dir(REHEARSAL),
+        stack_outputs=outputs,
+        environ=environ,
+    )
+    return ctx, {"Stack": "rehearsal (recorded outputs of the mocked program)", "App hosts": ", ".join(names)}
+
+
 def tool_paths() -> dict[str, str]:
     """The venv's own interpreter and pip-audit (sslyze is a dependency of the dev lock)."""
     bin_dir = Path(sys.executable).parent
@@ -102,7 +133,7 @@ def tool_paths() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kit.verify", description=__doc__)
-    parser.add_argument("env", help="local, dev, staging or prod")
+    parser.add_argument("env", help="local, dev, staging, prod or rehearsal")
     parser.add_argument(
         "web", nargs="?", default="", help="nginx or apache (default: ENV's recorded choice; nginx for local)"
     )
@@ -117,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         web = check_web(args.web) if args.web else ""
         if env == "local":
             web = web or "nginx"
+        elif env == REHEARSAL:
+            web = rehearsal.deployed_web(web)
         else:
             # boto3 (aws_live) and Ansible use the stack's aws:profile, as Pulumi does.
             export_stack_profile(context(env), os.environ)
@@ -132,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
         with scratch_dir() as scratch_name:
             scratch = Path(scratch_name)
-            ctx, extra = local_context(web, scratch) if env == "local" else aws_context(env, web, scratch)
+            if env == "local":
+                ctx, extra = local_context(web, scratch)
+            elif env == REHEARSAL:
+                ctx, extra = rehearsal_context(web, scratch)
+            else:
+                ctx, extra = aws_context(env, web, scratch)
             known = read_host_secrets(ctx.hosts)
             extra["Secrets known and scrubbed (names)"] = ", ".join(sorted(known)) or (
                 "none: no secrets file and no secret ARNs on the hosts (app not deployed?)"

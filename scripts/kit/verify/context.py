@@ -40,7 +40,8 @@ class Context:
     hosts: Hosts
     thresholds: Thresholds
     scratch: Path
-    # ENV=local: the container whose network namespace has the site on 127.0.0.1:80/443.
+    # ENV=local and the rehearsal: an app container whose network namespace has the site on 127.0.0.1:80/443
+    # (the Observatory scans 80/443 by name only, and no name of theirs may be looked up outside).
     local_app_container: str | None = None
     # AWS: the ENV's Ansible inventory folder and the recorded stack outputs.
     inventory: Path | None = None

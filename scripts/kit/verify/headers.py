@@ -1,8 +1,8 @@
 """HTTP security headers: MDN HTTP Observatory's own scanner (npm @mdn/mdn-http-observatory), graded.
 
-The scanner only scans a host name on ports 80/443. For ENV=local the site is published on loopback
-ports 8080/8443, so the scan runs inside the app container's network namespace (where the web server
-listens on 127.0.0.1:80/443) with the site's name mapped to 127.0.0.1 in a private mount namespace:
+The scanner only scans a host name on ports 80/443. For ENV=local and the rehearsal the site is published
+on loopback ports (8443, 18443), so the scan runs inside an app container's network namespace (where the web
+server listens on 127.0.0.1:80/443) with the site's name mapped to 127.0.0.1 in a private mount namespace:
 the traffic stays on the container's loopback, and nothing on the machine is changed.
 """
 
@@ -103,10 +103,10 @@ def container_pid(container: str, environ: dict[str, str]) -> str:
 
 def scan_command(ctx: Context, scan_js: Path) -> list[str]:
     node = shutil.which("node") or "node"
-    if not ctx.is_local:
-        return [node, str(scan_js), ctx.site.name]
     if ctx.local_app_container is None:
-        raise CheckError("no app container known for ENV=local")
+        if ctx.is_local:
+            raise CheckError("no app container known for ENV=local")
+        return [node, str(scan_js), ctx.site.name]
     if os.geteuid() != 0:
         raise CheckError("the local Observatory scan enters the container's network namespace: run as root")
     hosts_file = ctx.scratch / "observatory-hosts"

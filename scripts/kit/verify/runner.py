@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from .. import ROOT, KitError
+from .. import REHEARSAL, ROOT, KitError
 from . import registry
 from .context import Context
 from .provenance import Provenance, banner, collect
@@ -37,6 +37,8 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
     started = time.monotonic()
     attachments: list[Attachment] = []
     try:
+        if ctx.env == REHEARSAL and check.not_in_rehearsal:
+            raise CheckError(f"not in the rehearsal: {check.not_in_rehearsal}")
         outcome, attachments = check.run(ctx)
     except (CheckError, KitError) as error:
         outcome = Outcome(ERROR, f"could not run: {getattr(error, 'what', None) or error}")
