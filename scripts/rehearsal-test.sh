@@ -7,9 +7,10 @@
 # ENV=rehearsal`. The rh-* containers are removed even when a step fails. Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
+source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
+require_venv rehearsal-test ansible-playbook pytest soc2kit
+export PATH="$KIT_BIN:$PATH"
 export CONTAINERS_CONF="$PWD/molecule/containers.conf"
-export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 IMAGE="${TEST_IMAGE:-localhost/soc2kit-debian12:latest}"
 WEB="${WEB:-apache}"
 
@@ -18,7 +19,7 @@ die() { echo "rehearsal-test.sh: ERROR: $*" >&2; exit 1; }
 LOCK=/tmp/soc2kit-rehearsal.lock
 exec 9>"$LOCK"
 flock -n 9 || { echo "rehearsal-test.sh: waiting for $LOCK (another rehearsal runs)" >&2; flock 9; }
-for tool in podman runc ansible-playbook pytest; do
+for tool in podman runc; do
   command -v "$tool" >/dev/null || die "$tool not found; run 'make setup' (Debian packages podman, runc)"
 done
 podman image exists "$IMAGE" || die "test image $IMAGE missing; run 'make image'"
