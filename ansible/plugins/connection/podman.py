@@ -14,18 +14,62 @@ import shlex
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.containers.podman.plugins.connection.podman import (
-    DOCUMENTATION as PODMAN_DOCUMENTATION,
-)
-from ansible_collections.containers.podman.plugins.connection.podman import (
     Connection as PodmanConnection,
 )
 
 from ansible.plugins.connection import ConnectionBase
 
-DOCUMENTATION = PODMAN_DOCUMENTATION.replace(
-    "    name: podman\n",
-    "    name: podman\n    extends_documentation_fragment:\n      - ansible.builtin.connection_pipelining\n",
-)
+# containers.podman's DOCUMENTATION (its options), plus the pipelining option. A literal: Ansible reads
+# plugin documentation without importing the module.
+DOCUMENTATION = """
+    author: Tomas Tomecek (@TomasTomecek)
+    name: podman
+    extends_documentation_fragment:
+      - ansible.builtin.connection_pipelining
+    short_description: Interact with an existing podman container
+    description:
+        - Run commands or put/fetch files to an existing container using podman tool.
+    options:
+      remote_addr:
+        description:
+          - The ID of the container you want to access.
+        default: inventory_hostname
+        vars:
+          - name: ansible_host
+          - name: inventory_hostname
+          - name: ansible_podman_host
+      remote_user:
+        description:
+            - User specified via name or UID which is used to execute commands inside the container. If you
+              specify the user via UID, you must set C(ANSIBLE_REMOTE_TMP) to a path that exits
+               inside the container and is writable by Ansible.
+        ini:
+          - section: defaults
+            key: remote_user
+        env:
+          - name: ANSIBLE_REMOTE_USER
+        vars:
+          - name: ansible_user
+      podman_extra_args:
+        description:
+          - Extra arguments to pass to the podman command line.
+        default: ''
+        ini:
+          - section: defaults
+            key: podman_extra_args
+        vars:
+          - name: ansible_podman_extra_args
+        env:
+          - name: ANSIBLE_PODMAN_EXTRA_ARGS
+      podman_executable:
+        description:
+          - Executable for podman command.
+        default: podman
+        vars:
+          - name: ansible_podman_executable
+        env:
+          - name: ANSIBLE_PODMAN_EXECUTABLE
+"""
 
 
 class Connection(PodmanConnection):
