@@ -118,6 +118,16 @@ def test_renew_dry_run_against_the_acme_server_passes(host, facts):
     assert "Congratulations, all simulated renewals succeeded" in result.stdout + result.stderr
 
 
+@pytest.mark.cis("6.2.4.1")
+def test_certbot_log_files_are_not_readable_by_others_whatever_the_callers_umask(host):
+    # certbot has no umask setting: an operator's shell (umask 0022) would leave 0644 logs without the
+    # role's default ACL on /var/log/letsencrypt. `certbot certificates` reads only, and opens a new log.
+    result = host.run("umask 0022 && certbot certificates")
+    assert result.rc == 0, result.stdout + result.stderr
+    loose = host.check_output("find /var/log/letsencrypt -type f -perm /0137 -printf '%m %p\\n'")
+    assert loose == "", f"certbot log files readable by others or writable by the group: {loose}"
+
+
 @pytest.fixture
 def failing_renewal(host):
     """certbot.service made to renew against a wrong ACME directory URL (runtime drop-in, removed after)."""
