@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lint test test-app test-pulumi test-kit image molecule rehearsal bench deploy
+.PHONY: help setup lint test test-app test-pulumi test-kit test-stacks image molecule rehearsal bench deploy
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ setup: ## Install Debian packages and the pinned virtual environment (.venv)
 lint: setup ## ruff, yamllint and ansible-lint (production profile)
 	@scripts/lint.sh
 
-test: setup lint test-app test-pulumi test-kit molecule ## Run every test suite (what CI runs)
+test: setup lint test-app test-pulumi test-kit test-stacks ## Run every test suite (what CI runs)
 	@echo "make test: all suites passed"
 
 test-app: setup ## Django app tests against a real PostgreSQL on 127.0.0.1
@@ -35,6 +35,9 @@ test-kit: setup ## Tests of the deploy tooling (preflight, Pulumi inventory, loc
 
 image: setup ## Build the Debian 12 test-host image with debootstrap (podman)
 	@scripts/build-test-image.sh
+
+test-stacks: setup image ## Role arguments, then the default scenario and the rehearsal (WEB=apache) side by side
+	@scripts/test-stacks.sh
 
 molecule: setup image ## Converge, idempotence and verify every molecule scenario on local containers
 	@scripts/molecule.sh

@@ -2,7 +2,8 @@
 # Runs every molecule scenario with the full sequence (destroy, syntax, create, converge,
 # idempotence, verify, destroy), after the fast role-argument tests. Stops at the first failure with a
 # non-zero exit; the scenario's containers and network are removed even when a step fails.
-# SCENARIOS="default" limits the run; MOLECULE_ARGS are passed to `molecule test`.
+# SCENARIOS="default" limits the run; MOLECULE_ARGS are passed to `molecule test`; ROLE_ARGS=0 leaves out the
+# role-argument tests (scripts/test-stacks.sh runs them once, before its stacks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF="$PWD/molecule/containers.conf"
@@ -29,8 +30,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 start=$SECONDS
-echo "molecule.sh: role argument checks (bad values rejected before any change)"
-pytest -q -p no:cacheprovider molecule/tests/test_role_arguments.py
+if [ "${ROLE_ARGS:-1}" != 0 ]; then
+  echo "molecule.sh: role argument checks (bad values rejected before any change)"
+  pytest -q -p no:cacheprovider molecule/tests/test_role_arguments.py
+fi
 
 for scenario in $SCENARIOS; do
   [ -f "molecule/$scenario/molecule.yml" ] || die "no scenario molecule/$scenario"

@@ -334,7 +334,7 @@ def scenario_inventory(scenario: Scenario) -> Path:
     inventory = {
         "all": {
             "vars": {
-                "ansible_connection": "containers.podman.podman",
+                "ansible_connection": "podman",  # the kit's pipelining plugin (ansible/plugins/connection)
                 "ansible_python_interpreter": "/usr/bin/python3",
             },
             "children": groups,

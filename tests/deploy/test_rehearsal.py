@@ -81,7 +81,7 @@ def test_rehearsal_hosts_get_prods_group_vars_and_only_the_listed_differences(
     assert first["log_shipping_transport"] == "cloudwatch"
     assert first["postgresql_mode"] == "rds"
     # ... and the connection is podman, to the host's own rh-* container.
-    assert first["ansible_connection"] == "containers.podman.podman"
+    assert first["ansible_connection"] == "podman"  # the kit's pipelining plugin
     assert first["ansible_host"] == "rh-app-1"
     assert hostvars["soc2kit-rehearsal-app-2"]["ansible_host"] == "rh-app-2"
     assert first["soc2kit_host_index"] == 0

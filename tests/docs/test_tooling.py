@@ -65,6 +65,8 @@ GUARDED = [
     ("scripts/loadtest.sh", ["local"], "loadtest", "locust"),
     ("scripts/faulttest.sh", ["local", "nginx"], "faulttest", "python"),
     ("scripts/molecule.sh", [], "molecule.sh", "molecule"),
+    ("scripts/test-stacks.sh", [], "test-stacks", "pytest"),
+    ("scripts/rehearsal-test.sh", [], "rehearsal-test", "ansible-playbook"),
     ("scripts/kit.sh", ["plan", "dev"], "kit", "soc2kit"),
     ("ansible/inventories/pulumi_inventory", ["--list"], "pulumi_inventory", "soc2kit-inventory"),
 ]
