@@ -506,6 +506,11 @@ def site_settings(ctx: Context) -> dict[str, Any]:
     return data
 
 
+# The web server of the container stacks (ENV=local, ENV=rehearsal) is make's WEB=, passed to every Ansible
+# run and live check as SOC2KIT_WEB_SERVER; site.yml's own preflight asserts it is nginx or apache.
+WEB_SERVER_FROM_MAKE = "{{ lookup('ansible.builtin.env', 'SOC2KIT_WEB_SERVER') | default('nginx', true) }}"
+
+
 def check_site_settings(ctx: Context) -> Problem | None:
     """The public names, certificate contact, web server and HSTS preload decision are set for this ENV."""
     shown = ctx.site_file.relative_to(ctx.ansible_dir.parent)
@@ -526,7 +531,7 @@ def check_site_settings(ctx: Context) -> Problem | None:
         problems.append(
             "soc2kit_contact_email must be a real address for the certificate authority's notices"
         )
-    if data.get("web_server") not in WEB_SERVERS:
+    if data.get("web_server") not in WEB_SERVERS and data.get("web_server") != WEB_SERVER_FROM_MAKE:
         problems.append(f"web_server must be one of {', '.join(WEB_SERVERS)} (this environment's web server)")
     if not isinstance(data.get("soc2kit_hsts_preload"), bool):
         problems.append(

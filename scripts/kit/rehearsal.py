@@ -275,15 +275,22 @@ def fetch_acme_root() -> Path:
 
 
 def ansible_env_extras() -> dict[str, str]:
-    """Environment of the rehearsal's Ansible runs, on top of the AWS ones (aws.ansible_env)."""
-    return {**podman_env(), **aws_env(), "KIT_CONNECTION": "podman"}
+    """Environment of the rehearsal's Ansible runs, on top of the AWS ones (aws.ansible_env). The web server
+    the deploy recorded (WEB=) reaches the inventory through SOC2KIT_WEB_SERVER (group_vars/app_hosts/
+    site.yml), so the playbooks and the live checks read the same one."""
+    return {
+        **podman_env(),
+        **aws_env(),
+        "KIT_CONNECTION": "podman",
+        "SOC2KIT_WEB_SERVER": recorded_web() or "nginx",
+    }
 
 
-def playbook_command(web: str, playbook: str, environ: dict[str, str]) -> list[str]:
-    """prod's ansible-playbook command; the web server is WEB= (nginx by default), not recorded."""
+def playbook_command(playbook: str, environ: dict[str, str]) -> list[str]:
+    """prod's ansible-playbook command; the web server is the recorded WEB= (ansible_env_extras)."""
     from . import aws
 
-    return [*aws.playbook_command(ENV, playbook, environ), "-e", json.dumps({"web_server": web})]
+    return aws.playbook_command(ENV, playbook, environ)
 
 
 def check_tools() -> None:
@@ -350,7 +357,7 @@ def deploy(web: str, environ: dict[str, str]) -> Pipeline:
         from .local import changes_in_recap
 
         output = run(
-            playbook_command(web, "site.yml", environ),
+            playbook_command("site.yml", environ),
             what="ansible-playbook site.yml",
             fix="the failed task is named above; hosts of later batches were not touched. "
             f"Fix and re-run, or `make rollback ENV={ENV}`",
@@ -385,12 +392,17 @@ def record_web(web: str) -> None:
     (STATE_DIR / "web-server").write_text(web + "\n", encoding="utf-8")
 
 
+def recorded_web() -> str | None:
+    """The web server the last `make deploy ENV=rehearsal` recorded (None before any)."""
+    path = STATE_DIR / "web-server"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
 def deployed_web(given: str) -> str:
     """The web server the last `make deploy ENV=rehearsal` deployed; WEB= must agree with it."""
-    path = STATE_DIR / "web-server"
-    if not path.is_file():
+    recorded = recorded_web()
+    if recorded is None:
         raise KitError("the rehearsal was never deployed", "run `make deploy ENV=rehearsal [WEB=...]` first")
-    recorded = path.read_text(encoding="utf-8").strip()
     if given and given != recorded:
         raise KitError(
             f"WEB={given} disagrees with the web server the rehearsal runs: {recorded}",
@@ -413,7 +425,7 @@ def rollback(web: str, environ: dict[str, str]) -> Pipeline:
     pipeline.add(
         "ansible-playbook rollback.yml",
         lambda: run(
-            playbook_command(web, "rollback.yml", environ),
+            playbook_command("rollback.yml", environ),
             what="ansible-playbook rollback.yml",
             fix="RELEASE=<name> picks a release under releases/; see the task error above",
             env=aws.ansible_env(ENV),

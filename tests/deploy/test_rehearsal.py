@@ -96,18 +96,24 @@ def test_ansible_runs_of_the_rehearsal_use_podman_and_moto() -> None:
     assert "KIT_CONNECTION" not in aws.ansible_env("prod")
 
 
-def test_live_checks_of_the_rehearsal_read_the_balancer_and_pebble(
-    outputs_file: Path, tmp_path: Path
+@pytest.mark.parametrize(("web", "other"), [("nginx", "apache"), ("apache", "nginx")])
+def test_live_checks_of_the_rehearsal_read_the_balancer_pebble_and_the_deployed_web_server(
+    outputs_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, web: str, other: str
 ) -> None:
+    # The WEB= of the deploy reaches the live checks through the inventory, as it reaches the playbooks:
+    # an Apache rehearsal once ran the nginx tests.
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path / "state")
+    rehearsal.record_web(web)
     env = {**aws.ansible_env("rehearsal"), "KIT_PULUMI_OUTPUTS_FILE": str(outputs_file)}
     result = collect(aws.inventory_dir("rehearsal"), tmp_path, env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (
-        f"site: app.rehearsal.test via 127.0.0.1:{rehearsal.PORTS['https']}, web server nginx, database rds, "
+        f"site: app.rehearsal.test via 127.0.0.1:{rehearsal.PORTS['https']}, web server {web}, database rds, "
         "ACME https://acme:14000/dir (issuer: Pebble Intermediate CA)"
     ) in result.stdout
     modules = collected_modules(result.stdout)
-    assert {"test_nginx.py", "test_certbot.py", "test_web_tls.py"} <= modules
+    assert {f"test_{web}.py", "test_certbot.py", "test_web_tls.py"} <= modules
+    assert f"test_{other}.py" not in modules
     assert "test_postgresql.py" not in modules  # RDS: no database host in the inventory
 
 
