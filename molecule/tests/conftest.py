@@ -67,6 +67,11 @@ def pytest_configure(config):
         "cis(*ids): the CIS Debian Linux 12 Benchmark (Level 1 - Server) recommendations the test checks; "
         "scripts/kit/verify/controls.py reads them for CONTROLS.md and make verify's report.",
     )
+    config.addinivalue_line(
+        "markers",
+        "groups(*names): the inventory groups the test needs, declared; without it, the groups its module's "
+        "source names. A test whose groups the inventory lacks is deselected, with the reason.",
+    )
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,19 +164,21 @@ def pytest_collection_modifyitems(config, items):
     facts = site_facts.load(INVENTORY)
     not_here = modules_not_for(facts, os.environ.get("MOLECULE_SCENARIO_NAME"))
     reasons: dict[str, str] = {}
+    sources: dict[Path, str] = {}
     for item in items:
         name = item.path.name
         if name in not_here:
-            reasons[name] = not_here[name]
+            reasons[item.nodeid] = not_here[name]
             continue
-        source = item.path.read_text()
-        missing = [
-            g
-            for g in TOPOLOGY_GROUPS
-            if (f'"{g}"' in source or f"ansible://{g}" in source) and g not in facts.groups
-        ]
+        declared = item.get_closest_marker("groups")
+        if declared is not None:
+            needed = list(declared.args)
+        else:
+            source = sources.setdefault(item.path, item.path.read_text())
+            needed = [g for g in TOPOLOGY_GROUPS if f'"{g}"' in source or f"ansible://{g}" in source]
+        missing = [g for g in needed if g not in facts.groups]
         if missing:
-            reasons[name] = "the inventory has no host in " + ", ".join(missing)
+            reasons[item.nodeid] = "the inventory has no host in " + ", ".join(missing)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         # What this run checks, as read from the inventory (shown even with -q).
@@ -180,13 +187,21 @@ def pytest_collection_modifyitems(config, items):
             f"web server {facts.web_server}, database {facts.database_mode}, "
             f"ACME {facts.acme_directory_url} (issuer: {facts.acme_issuer})"
         )
-    deselected = [item for item in items if item.path.name in reasons]
+    deselected = [item for item in items if item.nodeid in reasons]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item.path.name not in reasons]
-        for name, why in sorted(reasons.items()):
+        items[:] = [item for item in items if item.nodeid not in reasons]
+        # One line per module when all its tests go for one reason, else one line per test.
+        kept = {item.path.name for item in items}
+        lines: dict[str, str] = {}
+        for item in deselected:
+            module, reason = item.path.name, reasons[item.nodeid]
+            same = {reasons[i.nodeid] for i in deselected if i.path.name == module} == {reason}
+            shown = module if module not in kept and same else item.nodeid.rsplit("/", 1)[-1]
+            lines[shown] = reason
+        for shown, why in sorted(lines.items()):
             if reporter:
-                reporter.write_line(f"deselected {name}: {why}")
+                reporter.write_line(f"deselected {shown}: {why}")
 
 
 # certbot's bundle of the local ACME server's listener CA on the app hosts (set up by the certbot role).
@@ -300,12 +315,18 @@ def database_login(host, *, migrate_env: bool) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_host():
-    """testinfra host of the (first) app host of the inventory."""
+def app_hosts():
+    """testinfra hosts of every app host of the inventory (several behind a balancer on AWS)."""
     inventory = _required_inventory()
     hosts = testinfra.get_hosts(["ansible://app_hosts"], ansible_inventory=inventory)
     assert hosts, f"no host in the app_hosts group of {inventory}"
-    return hosts[0]
+    return hosts
+
+
+@pytest.fixture(scope="session")
+def app_host(app_hosts):
+    """testinfra host of the (first) app host of the inventory."""
+    return app_hosts[0]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # Roles whose defaults apply when the inventory leaves a value unset (a playbook run sees them too).
-DEFAULTS_OF_ROLES = ("certbot", "postgresql")
+DEFAULTS_OF_ROLES = ("certbot", "postgresql", "log_shipping")
 # Inventory groups of the full topology; an inventory may hold only some (AWS: app_hosts only).
 TOPOLOGY_GROUPS = ("app_hosts", "acme_servers", "db_hosts", "log_collectors")
 
@@ -48,6 +48,10 @@ class SiteFacts:
     # A private ACME server's issuing root (pebble's management API; it changes at every start), or None
     # when the ACME CA is a public one whose roots are in the system's trust store.
     acme_root_url: str | None
+    # Where the app hosts ship their logs: `relp` (the inventory's log collector) or `cloudwatch`, and the
+    # CloudWatch Logs region ("" with relp).
+    log_transport: str = "relp"
+    log_region: str = ""
 
     @property
     def private_acme_server(self) -> bool:
@@ -108,4 +112,6 @@ def load(inventory: str) -> SiteFacts:
         http_port=int(value("site_published_http_port", 80)),
         groups=frozenset(group for group in TOPOLOGY_GROUPS if manager.get_hosts(group)),
         acme_root_url=value("site_acme_root_url", "") or None,
+        log_transport=value("log_shipping_transport", defaults["log_shipping_transport"]),
+        log_region=value("log_shipping_cloudwatch_region", defaults["log_shipping_cloudwatch_region"]),
     )

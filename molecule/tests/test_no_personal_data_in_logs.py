@@ -1,7 +1,8 @@
 """No personal data in any log (issue #14, section 4), on both web servers: one scripted session with
-canary values goes through the published HTTPS port as a user's client would, then every log on the app
-host and on the log collector - the files under /var/log (rotated and compressed ones included) and the
-journal - is searched for each canary. Zero hits are allowed.
+canary values goes through the published HTTPS port as a user's client would, then every log on every app
+host - the files under /var/log (rotated and compressed ones included) and the journal - and every log
+shipped - on the log collector, or every event of every CloudWatch Logs group (the rehearsal's moto) - is
+searched for each canary. Zero hits are allowed.
 
 The access logs keep a path with its query string dropped and every segment that holds anything but
 letters, '.', '-' and '_' replaced by ":redacted" (nginx.conf, Apache's site, gunicorn's copy of it):
@@ -21,8 +22,9 @@ import uuid
 import pytest
 from conftest import Session, create_app_user, current_facts
 
-# Creates a user and customer records: molecule runs it, checks of a live stack do not.
-pytestmark = pytest.mark.disruptive
+# Creates a user and customer records: molecule and the rehearsal run it, checks of a live stack do not.
+# The app hosts are all it needs: the shipped logs are on the collector or in CloudWatch Logs.
+pytestmark = [pytest.mark.disruptive, pytest.mark.groups("app_hosts")]
 
 REMOTE_LOG_DIR = "/var/log/remote"
 WEB_ACCESS_LOG = {"nginx": "/var/log/nginx/access.log", "apache": "/var/log/apache2/access.log"}
@@ -187,23 +189,57 @@ def scripted_session(site, app_host, canaries, markers) -> None:
     assert response.status == 404
 
 
+def cloudwatch_events(region: str) -> dict[str, bytes]:
+    """Every event of every CloudWatch Logs group, one blob per group (the controller's AWS environment:
+    the rehearsal points AWS_ENDPOINT_URL at its moto stand-in)."""
+    import boto3
+
+    client = boto3.client("logs", region_name=region)
+    blobs = {}
+    for page in client.get_paginator("describe_log_groups").paginate():
+        for group in page["logGroups"]:
+            name = group["logGroupName"]
+            messages = [
+                event["message"]
+                for events in client.get_paginator("filter_log_events").paginate(logGroupName=name)
+                for event in events["events"]
+            ]
+            blobs[name] = "\n".join(messages).encode()
+    return blobs
+
+
 @pytest.fixture(scope="module")
-def logs_settled(scripted_session, app_host, group_host, markers) -> None:
-    """Wait until the last request of the session has reached the collector in the web server's access
-    log and the app's (gunicorn's) log: every line before it was written locally and shipped before it
-    (one queue per host)."""
-    collector = group_host("log_collectors")
-    folder = f"{REMOTE_LOG_DIR}/{app_host.check_output('hostname --fqdn')}"
-    expected = [f"{folder}/{current_facts().web_server}-access.log", f"{folder}/django-app.log"]
+def logs_settled(scripted_session, facts, app_hosts, group_host, markers) -> None:
+    """Wait until the last request of the session has been shipped in the web server's access log and the
+    app's (gunicorn's) log: every line before it was written locally and shipped before it (one queue per
+    host)."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        missing = [
-            path for path in expected if collector.run(f"grep -qF -- {markers['flush']} {path}").rc != 0
-        ]
+        if facts.log_transport == "cloudwatch":
+            holding = {
+                name.rsplit("/", 1)[-1]
+                for name, blob in cloudwatch_events(facts.log_region).items()
+                if markers["flush"].encode() in blob
+            }
+            missing = sorted({"web", "app"} - holding)
+        else:
+            collector = group_host("log_collectors")
+            # A balancer sends the request to one of the app hosts: settled when one host's pair holds it.
+            pairs = [
+                [f"{folder}/{facts.web_server}-access.log", f"{folder}/django-app.log"]
+                for folder in (
+                    f"{REMOTE_LOG_DIR}/{host.check_output('hostname --fqdn')}" for host in app_hosts
+                )
+            ]
+            shipped = [
+                all(collector.run(f"grep -qF -- {markers['flush']} {path}").rc == 0 for path in pair)
+                for pair in pairs
+            ]
+            missing = [] if any(shipped) else pairs
         if not missing:
             return
         time.sleep(2)
-    pytest.fail(f"the session's last request did not reach {missing} on the collector within 90 s")
+    pytest.fail(f"the session's last request was not shipped to {missing} within 90 s")
 
 
 def canary_hits(host, canaries: dict[str, str]) -> dict:
@@ -217,30 +253,48 @@ def canary_hits(host, canaries: dict[str, str]) -> dict:
     return report
 
 
-def test_no_canary_in_any_log_on_the_app_host(logs_settled, app_host, canaries):
-    report = canary_hits(app_host, canaries)
-    found = {name: places for name, places in report["hits"].items() if places}
+def test_no_canary_in_any_log_on_the_app_hosts(logs_settled, app_hosts, canaries):
+    found = {}
+    for host in app_hosts:
+        report = canary_hits(host, canaries)
+        found |= {
+            f"{host.backend.hostname}: {name}": places for name, places in report["hits"].items() if places
+        }
     assert not found, json.dumps(found, indent=1)
 
 
-def test_no_canary_in_any_log_on_the_log_collector(logs_settled, group_host, canaries):
-    report = canary_hits(group_host("log_collectors"), canaries)
-    found = {name: places for name, places in report["hits"].items() if places}
+def test_no_canary_in_any_shipped_log(logs_settled, facts, group_host, canaries):
+    if facts.log_transport == "cloudwatch":
+        blobs = cloudwatch_events(facts.log_region)
+        # The search saw the shipped logs: at least the web server's and the app's groups hold events.
+        assert len([blob for blob in blobs.values() if blob]) >= 2, sorted(blobs)
+        found = {}
+        for name, pattern in search_patterns(canaries).items():
+            regex = re.compile(pattern.encode(), re.I)
+            places = [group for group, blob in blobs.items() if regex.search(blob)]
+            if places:
+                found[name] = places
+    else:
+        report = canary_hits(group_host("log_collectors"), canaries)
+        found = {name: places for name, places in report["hits"].items() if places}
     assert not found, json.dumps(found, indent=1)
 
 
-def test_access_logs_keep_route_words_and_redact_ids(scripted_session, app_host, markers):
-    web_entries = [
-        json.loads(line)
-        for line in app_host.file(WEB_ACCESS_LOG[current_facts().web_server]).content_string.splitlines()
-        if line.startswith("{")
-    ]
-    web_uris = {entry["uri"] for entry in web_entries}
-    gunicorn_uris = {
-        json.loads(line)["uri"]
-        for line in app_host.check_output("journalctl --no-pager -o cat -u django-app.service").splitlines()
-        if line.startswith('{"logger":"gunicorn.access"')
-    }
+def test_access_logs_keep_route_words_and_redact_ids(scripted_session, app_hosts, markers):
+    # Behind a balancer each app host logged part of the session: the logs of all of them together.
+    web_uris: set[str] = set()
+    gunicorn_uris: set[str] = set()
+    for host in app_hosts:
+        web_uris |= {
+            json.loads(line)["uri"]
+            for line in host.file(WEB_ACCESS_LOG[current_facts().web_server]).content_string.splitlines()
+            if line.startswith("{")
+        }
+        gunicorn_uris |= {
+            json.loads(line)["uri"]
+            for line in host.check_output("journalctl --no-pager -o cat -u django-app.service").splitlines()
+            if line.startswith('{"logger":"gunicorn.access"')
+        }
     record_path = f"/{markers['record_path']}/:redacted/history/"
     assert record_path in web_uris, sorted(uri for uri in web_uris if markers["record_path"] in uri)
     assert record_path in gunicorn_uris, sorted(uri for uri in gunicorn_uris if markers["record_path"] in uri)

@@ -117,6 +117,49 @@ def test_live_checks_of_the_rehearsal_read_the_balancer_pebble_and_the_deployed_
     assert "test_postgresql.py" not in modules  # RDS: no database host in the inventory
 
 
+def test_rehearsal_runs_the_personal_data_search_without_a_log_collector(
+    outputs_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The module declares it needs only app hosts (its shipped logs may be in CloudWatch Logs), so the
+    # rehearsal's disruptive step (tests/rehearsal/test_disruptive_checks.py) collects all of its tests;
+    # the collector-outage module names log_collectors and stays out.
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path / "state")
+    rehearsal.record_web("apache")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_", "PYTEST_"))}
+    env |= {
+        **aws.ansible_env("rehearsal"),
+        "KIT_PULUMI_OUTPUTS_FILE": str(outputs_file),
+        "HOME": str(tmp_path),
+    }
+    env["PATH"] = f"{VENV_BIN}:{os.environ['PATH']}"
+    suite = ROOT / "molecule" / "tests"
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "pytest"),
+            "-p",
+            "no:cacheprovider",
+            f"--ansible-inventory={aws.inventory_dir('rehearsal')}",
+            "--collect-only",
+            "-q",
+            str(suite / "test_no_personal_data_in_logs.py"),
+            str(suite / "test_log_shipping_outage.py"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    collected = [line for line in result.stdout.splitlines() if line.startswith("molecule/tests/")]
+    assert len(collected) == 3, result.stdout
+    assert all("test_no_personal_data_in_logs.py::" in line for line in collected), collected
+    assert (
+        "deselected test_log_shipping_outage.py: the inventory has no host in log_collectors" in result.stdout
+    )
+
+
 def test_stand_ins_never_use_the_molecule_scenarios_names_or_ports() -> None:
     molecule = (ROOT / "molecule" / "default" / "molecule.yml").read_text() + (
         ROOT / "molecule" / "apache" / "molecule.yml"
