@@ -126,7 +126,8 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
     ),
     SuiteControl(
         "no_personal_data_in_logs",
-        "No personal data in any log: a canary session leaves no trace on the app host or the collector",
+        "No personal data in any log: a canary session leaves no trace on any app host, on the collector "
+        "or in CloudWatch Logs (the rehearsal)",
         {
             "C1.1": "personal data stays out of access logs, Django's logs, the audit trail and the journal",
             "CC7.2": "the logs that leave the host carry redacted paths, not search values or ids",
