@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make rehearsal`: prod's AWS flow on local containers, WEB=apache by default (meant to replace the
-# apache molecule scenario in `make test` once it passes whole). Leftover rh-* containers removed;
+# `make rehearsal`: prod's AWS flow on local containers, WEB=apache by default (`make test` runs it through
+# scripts/test-stacks.sh, in place of the apache molecule scenario). Leftover rh-* containers removed;
 # `IDEMPOTENCE=1 make deploy ENV=rehearsal` (site.yml twice, the second must report changed=0, then the
 # live checks); `make verify ENV=rehearsal`, whose only "could not run" rows may be the checks that need
-# the outside or an AWS API (exit 3); the rolling test under load (tests/rehearsal); `make destroy
+# the outside or an AWS API (exit 3); the personal-data search and the rolling test under load (tests/rehearsal); `make destroy
 # ENV=rehearsal`. The rh-* containers are removed even when a step fails. Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,6 @@ step "leftovers removed" make destroy ENV=rehearsal
 step "deploy, idempotence, live checks (WEB=$WEB)" \
   env IDEMPOTENCE=1 DEPLOY_SERIAL=100% make deploy ENV=rehearsal WEB="$WEB"
 step "make verify ENV=rehearsal" verify
-step "rolling releases, rollback and a stopped host under load" \
+step "personal data in no log; rolling releases, rollback and a stopped host under load" \
   pytest -q -s -p no:cacheprovider tests/rehearsal
 echo "rehearsal-test.sh: passed in $((SECONDS - start)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
