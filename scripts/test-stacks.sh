@@ -27,7 +27,7 @@ mkdir -p "$LOG_DIR"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 # What each stack prints on screen (all of it is in its log): its own step lines, molecule's step
 # headers, Ansible's recap and pytest's summaries.
-SHOWN='^(molecule\.sh|rehearsal-test\.sh|==>|site\.yml|preflight|verify)|➜|PLAY RECAP|changed=|[0-9]+ (passed|failed|error)|FAILED|ERROR|^E  '
+SHOWN='^(molecule\.sh|rehearsal-test\.sh|==>|site\.yml|preflight|verify)|➜|PLAY RECAP|changed=|under load:|migrations ran on|after make rollback|[0-9]+ (passed|failed|error)|FAILED|ERROR|^E  '
 
 declare -A pids logs
 launch() {
@@ -44,16 +44,18 @@ launch() {
 launch default env ROLE_ARGS=0 SCENARIOS=default scripts/molecule.sh
 launch rehearsal scripts/rehearsal-test.sh
 # The screen view: both logs, filtered and prefixed, until both stacks end.
-tail -q -n +1 -F "${logs[default]}" "${logs[rehearsal]}" 2>/dev/null --pid=$$ \
-  | stdbuf -oL grep -aE "$SHOWN" | stdbuf -oL sed -e 's/\x1b\[[0-9;]*m//g' &
+set -m # its own process group: ended below with all of its pipeline
+(tail -q -n +1 -F "${logs[default]}" "${logs[rehearsal]}" 2>/dev/null \
+  | stdbuf -oL grep -aE "$SHOWN" | stdbuf -oL sed -e 's/\x1b\[[0-9;]*m//g') &
 viewer=$!
+set +m
 
 stop_all() {
   for name in "${!pids[@]}"; do
     kill -TERM -- "-${pids[$name]}" 2>/dev/null || true
   done
 }
-trap 'stop_all; exit 130' INT TERM
+trap 'stop_all; kill -TERM -- "-$viewer" 2>/dev/null; exit 130' INT TERM
 
 declare -A names
 for name in "${!pids[@]}"; do names[${pids[$name]}]=$name; done
@@ -75,7 +77,8 @@ while [ "${#running[@]}" -gt 0 ]; do
     done
   fi
 done
-kill "$viewer" 2>/dev/null || true
+sleep 1 # the last lines reach the screen
+kill -TERM -- "-$viewer" 2>/dev/null || true
 wait "$viewer" 2>/dev/null || true
 
 if [ -n "$failed" ]; then

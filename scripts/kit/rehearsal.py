@@ -162,7 +162,8 @@ def _client(service: str, region: str) -> Any:
 
 
 def seed_moto(stack: rehearsal_stack.MockedStack) -> dict[str, Any]:
-    """Secrets, KMS keys and log groups as the program creates them; returns the outputs with the ARNs
+    """Secrets, KMS keys, log groups and the audit checkpoint bucket as the program creates them; returns the
+    outputs with the ARNs
     moto gave them. What exists already is kept (a second run changes nothing, as `pulumi up` would)."""
     outputs = json.loads(json.dumps(stack.outputs))
     region = outputs["region"]
@@ -203,6 +204,27 @@ def seed_moto(stack: rehearsal_stack.MockedStack) -> dict[str, Any]:
     for name in outputs["log_group_names"].values():
         if name not in existing:
             logs.create_log_group(logGroupName=name)
+
+    # The app writes signed audit checkpoints there, under the program's Object Lock default retention.
+    s3 = _client("s3", region)
+    bucket = outputs["audit_checkpoint_bucket"]
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        location = (
+            {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True, **location)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {
+                "DefaultRetention": {
+                    "Mode": stack.checkpoint_lock["mode"],
+                    "Days": stack.checkpoint_lock["days"],
+                }
+            },
+        },
+    )
     return outputs
 
 

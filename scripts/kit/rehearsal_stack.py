@@ -48,6 +48,8 @@ class MockedStack:
     secret_values: dict[str, str]
     # The RDS master user's name (RDS keeps its password in a secret of its own: the rehearsal makes one).
     master_username: str
+    # The audit checkpoint bucket's default Object Lock retention, as the program sets it.
+    checkpoint_lock: dict[str, Any]
 
 
 def run(addresses: Addresses) -> MockedStack:
@@ -70,7 +72,9 @@ def run(addresses: Addresses) -> MockedStack:
             "run `make test-pulumi`: the program's own tests show the same failure",
         )
     data = json.loads(result.stdout)
-    return MockedStack(data["outputs"], data["secret_values"], data["master_username"])
+    return MockedStack(
+        data["outputs"], data["secret_values"], data["master_username"], data["checkpoint_lock"]
+    )
 
 
 def _random_password(length: int, inputs: dict[str, Any]) -> str:
@@ -126,7 +130,10 @@ def _mocked_run(addresses: Addresses) -> MockedStack:
         for r in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     }
     [database] = run.of_type("aws:rds/instance:Instance")
-    return MockedStack(outputs, secret_values, str(database.inputs["username"]))
+    [lock] = run.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    retention = lock.inputs["rule"]["defaultRetention"]
+    checkpoint_lock = {"mode": str(retention["mode"]), "days": int(retention["days"])}
+    return MockedStack(outputs, secret_values, str(database.inputs["username"]), checkpoint_lock)
 
 
 def main(argv: list[str]) -> int:

@@ -227,6 +227,20 @@ def test_moto_holds_what_the_program_writes_so_the_aws_checks_pass_on_it(
         for check in (aws_live.kms_rotation, aws_live.secrets_encryption):
             outcome, _ = check(ctx)
             assert outcome.status == PASS, outcome.summary
+        # The audit checkpoint bucket the app writes to and verify_audit_chain reads (make verify once
+        # failed on NoSuchBucket), locked as the program locks it.
+        s3 = rehearsal._client("s3", seeded["region"])
+        lock = s3.get_object_lock_configuration(Bucket=seeded["audit_checkpoint_bucket"])[
+            "ObjectLockConfiguration"
+        ]
+        assert lock["ObjectLockEnabled"] == "Enabled"
+        retention = lock["Rule"]["DefaultRetention"]
+        assert (retention["Mode"], retention["Days"]) == ("COMPLIANCE", stack.checkpoint_lock["days"])
+        assert stack.checkpoint_lock["days"] >= 365
+        assert (
+            s3.list_objects_v2(Bucket=seeded["audit_checkpoint_bucket"], Prefix="checkpoints/")["KeyCount"]
+            == 0
+        )
 
 
 def _report(folder: Path, statuses: dict[str, str]) -> None:
