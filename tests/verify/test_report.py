@@ -141,6 +141,22 @@ def test_leak_message_names_the_secret_never_its_value():
     assert "DB" in str(caught.value)
 
 
+def test_a_database_secrets_descriptive_members_are_not_redacted_but_its_password_is():
+    credentials = json.dumps(
+        {
+            "engine": "postgres",
+            "host": "db.rehearsal.test",
+            "port": 5433,
+            "dbname": "soc2kit",
+            "username": "soc2kit_app",
+            "password": DB_PASSWORD,
+        }
+    )
+    scrubber = Scrubber({"DATABASE_CREDENTIALS@app": credentials})
+    text = "checked by testinfra's postgresql row on db.rehearsal.test; it refused "
+    assert scrubber.scrub(text + DB_PASSWORD) == text + "[REDACTED:DATABASE_CREDENTIALS@app]"
+
+
 def test_short_values_are_not_treated_as_secrets():
     scrubber = Scrubber({"EMPTY": "", "TINY": "abc"})
     assert len(scrubber) == 0

@@ -52,8 +52,14 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
+# Members of a JSON secret that say where a database is, not how to get in (RDS's and the kit's database
+# secrets): redacted, `"engine": "postgres"` turned every "postgresql" of a report into a redaction mark.
+_DESCRIPTIVE_MEMBERS = frozenset({"engine", "host", "port", "dbname", "dbInstanceIdentifier", "username"})
+
+
 def _derived(value: str) -> Iterable[str]:
-    """The value and the secret parts inside it: JSON members, a URL's password, decoded base64."""
+    """The value and the secret parts inside it: JSON members (but the descriptive ones), a URL's password,
+    decoded base64."""
     yield value
     try:
         parsed = json.loads(value)
@@ -64,7 +70,7 @@ def _derived(value: str) -> Iterable[str]:
         while stack:
             item = stack.pop()
             if isinstance(item, dict):
-                stack.extend(item.values())
+                stack.extend(v for k, v in item.items() if k not in _DESCRIPTIVE_MEMBERS)
             elif isinstance(item, list):
                 stack.extend(item)
             elif isinstance(item, str):
