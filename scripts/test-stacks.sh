@@ -4,9 +4,9 @@
 #     verify (disruptive tests included), destroy;
 #   - the rehearsal (ENV=prod's AWS path, Apache, two app hosts behind HAProxy): deploy, idempotence,
 #     `make verify ENV=rehearsal`, the Apache checks that change the stack, the rolling test under load.
-# Each spends about half its time waiting on podman, apt and pip, so on 2 cores the pair takes far less
-# than the two in a row. Their full output goes to one log each; the screen shows each one's steps,
-# prefixed with its name. The first failure stops the other stack (its containers are removed too), prints
+# Run alone, each leaves a core about half idle (podman, apt, pip); side by side on 2 cores both are
+# CPU-bound (load 8, 3 % idle measured), so the pair saves little over the two in a row. Their full output
+# goes to one log each; the screen shows each one's step lines. The first failure stops the other stack (its containers are removed too), prints
 # the end of the failed log and the log's path, and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."

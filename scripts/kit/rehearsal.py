@@ -163,8 +163,8 @@ def _client(service: str, region: str) -> Any:
 
 def seed_moto(stack: rehearsal_stack.MockedStack) -> dict[str, Any]:
     """Secrets, KMS keys, log groups and the audit checkpoint bucket as the program creates them; returns the
-    outputs with the ARNs
-    moto gave them. What exists already is kept (a second run changes nothing, as `pulumi up` would)."""
+    outputs with the ARNs moto gave them. What exists already is kept (a second run changes nothing, as
+    `pulumi up` would)."""
     outputs = json.loads(json.dumps(stack.outputs))
     region = outputs["region"]
 
