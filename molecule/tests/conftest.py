@@ -135,11 +135,10 @@ def group_host():
 # Inventory groups of the full topology. A test module that names a group this run's inventory does not
 # have (AWS has no db_hosts, log_collectors or acme_servers) cannot run here.
 TOPOLOGY_GROUPS = site_facts.TOPOLOGY_GROUPS
-# The django_app role's release and secrets-mode mechanics do not depend on the web server: they run once,
-# in the default scenario (about 6 minutes), and the other scenarios check the deployed app. Likewise the
-# CloudWatch transport of log_shipping (its routing of Apache lines is unit-tested).
+# The django_app role's secrets-mode switch does not depend on the web server: it runs once, in the default
+# scenario, and the other scenarios check the deployed app. Likewise the CloudWatch transport of log_shipping
+# (its routing of Apache lines is unit-tested). Releases and rollbacks: tests/rehearsal/test_rolling.py.
 DEFAULT_SCENARIO_ONLY = {
-    "test_release_lifecycle.py",
     "test_secrets_aws_mode.py",
     "test_log_shipping_cloudwatch.py",
 }

@@ -152,7 +152,6 @@ def test_prod_collection_has_only_what_applies_to_prod(prod_collection: Any) -> 
         "test_log_shipping.py",
         "test_log_shipping_outage.py",
         "test_role_arguments.py",
-        "test_release_lifecycle.py",
         "test_app_end_to_end.py",
     ):
         assert absent not in modules, absent
@@ -202,5 +201,5 @@ def test_local_collection_reads_the_local_site_and_its_web_server(
     assert {"test_acme_server.py", "test_postgresql.py", "test_log_shipping.py"} <= modules
     assert f"test_{web_server}.py" in modules
     assert absent not in modules
-    # Not the default scenario: its release and secrets-mode modules run there only.
-    assert "test_release_lifecycle.py" not in modules
+    # Not the default scenario: its secrets-mode module runs there only.
+    assert "test_secrets_aws_mode.py" not in modules

@@ -180,6 +180,19 @@ def test_idempotence_stage_follows_the_converge_only_when_asked() -> None:
     assert names[converge + 1] == "idempotence: site.yml again changes nothing"
 
 
+def test_live_checks_end_the_deploy_unless_make_verify_runs_them_next() -> None:
+    verify_stage = "verify (testinfra + HTTPS smoke test)"
+    assert [stage.name for stage in rehearsal.deploy("nginx", {}).stages][-1] == verify_stage
+    names = [stage.name for stage in rehearsal.deploy("nginx", {"LIVE_CHECKS": "0"}).stages]
+    assert verify_stage not in names
+    assert names[-1] == "ansible-playbook site.yml (rolling)"
+    # scripts/rehearsal-test.sh skips them only because it runs make verify right after the deploy.
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "rehearsal-test.sh").read_text(
+        encoding="utf-8"
+    )
+    assert script.index("LIVE_CHECKS=0") < script.index('step "make verify ENV=rehearsal" verify')
+
+
 def test_a_second_run_that_changes_anything_fails_the_idempotence_stage() -> None:
     logs: list[str] = []
     with pytest.raises(KitError, match="changed 2 thing"):

@@ -30,7 +30,8 @@ def test_one_row_per_control_with_test_and_check():
     criteria_rows = [line for line in rows if line.startswith(("| CC", "| A1", "| C1"))]
     assert len(rows) - len(criteria_rows) == len(checks) + len(SUITE_CONTROLS)
     assert "| `molecule/tests/test_hardening.py` | `testinfra` (row `testinfra:hardening`) |" in text
-    assert "`molecule/tests/test_release_lifecycle.py` | molecule only (marked disruptive) |" in text
+    assert "`molecule/tests/test_log_shipping_outage.py` | molecule only (marked disruptive) |" in text
+    assert "`tests/rehearsal/test_rolling.py` | `make test`'s rehearsal only" in text
     assert "| `tests/verify/test_tls.py` | `sslyze` | local, aws |" in text
 
 

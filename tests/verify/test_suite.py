@@ -161,8 +161,12 @@ def test_a_suite_that_skipped_everything_checked_nothing():
 
 def test_modules_that_did_not_run_are_not_applicable_with_the_reason():
     rows = {row.control_id: row for row in suite.evaluate_suite(GREEN, 0).controls}
+    assert rows["testinfra:log_shipping_outage"].status == NOT_APPLICABLE
+    assert rows["testinfra:log_shipping_outage"].summary.startswith("marked disruptive")
+    # Proved outside the suite: the row names that test and where it runs.
     assert rows["testinfra:release_lifecycle"].status == NOT_APPLICABLE
-    assert rows["testinfra:release_lifecycle"].summary.startswith("marked disruptive")
+    assert rows["testinfra:release_lifecycle"].test == "tests/rehearsal/test_rolling.py"
+    assert rows["testinfra:release_lifecycle"].summary.startswith("runs in `make test`'s rehearsal only")
     assert rows["testinfra:nginx"].summary.startswith("no test of this module ran")
     assert "testinfra:acme_server" not in rows  # test infrastructure, not a control
 

@@ -17,12 +17,19 @@ from . import exceptions
 
 @dataclass(frozen=True)
 class SuiteControl:
-    """A testinfra module of molecule/tests: one control row in the report, mapped like a check."""
+    """A testinfra module of molecule/tests: one control row in the report, mapped like a check. A control
+    proved outside that suite names its test file and where it runs instead."""
 
     module: str
     title: str
     mapping: Mapping[str, str]
     implemented_in: str
+    test_file: str = ""
+    runs_only: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.test_file or f"molecule/tests/test_{self.module}.py"
 
     @property
     def criteria(self) -> tuple[str, ...]:
@@ -136,9 +143,11 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
     ),
     SuiteControl(
         "release_lifecycle",
-        "Releases: zero-downtime deploy, a failing release refused, rollback",
+        "Releases: zero-downtime rolling deploy, a failing release refused, rollback",
         {"CC8.1": "a release that fails its readiness check never takes traffic; rollback is tested"},
-        "roles/django_app (release tasks)",
+        "roles/django_app (release tasks), ansible/deploy-app.yml, ansible/rollback.yml",
+        test_file="tests/rehearsal/test_rolling.py",
+        runs_only="`make test`'s rehearsal only (it deploys releases to two hosts behind the balancer)",
     ),
     SuiteControl(
         "role_arguments",

@@ -91,13 +91,15 @@ def render() -> str:
     for item in SUITE_CONTROLS:
         if not item.criteria:
             evidence = "- (not a control)"
+        elif item.runs_only:
+            evidence = item.runs_only
         elif disruptive(item.module):
             evidence = "molecule only (marked disruptive)"
         else:
             evidence = f"`testinfra` (row `testinfra:{item.module}`)"
         out.append(
             f"| {_cell(item.title)} | {_criteria(item.mapping)} | {_cell(item.implemented_in)} | "
-            f"`molecule/tests/test_{item.module}.py` | {evidence} |"
+            f"`{item.path}` | {evidence} |"
         )
     out += cis_section()
     out += ["", "## The criteria named above", "", "| criterion | what it asks |", "|---|---|"]

@@ -79,17 +79,18 @@ def control_rows(modules: dict[str, dict[str, Any]]) -> list[ControlRow]:
         )
     for item in SUITE_CONTROLS:
         if item.module not in modules and item.criteria:
-            reason = (
-                "marked disruptive: it changes what it tests, so it runs in the molecule scenarios only"
-                if disruptive(item.module)
-                else "no test of this module ran in this deployment (not collected for its scenario)"
-            )
+            if item.runs_only:
+                reason = f"runs in {item.runs_only}"
+            elif disruptive(item.module):
+                reason = "marked disruptive: it changes what it tests, so it runs in the molecule scenarios only"
+            else:
+                reason = "no test of this module ran in this deployment (not collected for its scenario)"
             rows.append(
                 ControlRow(
                     f"testinfra:{item.module}",
                     item.title,
                     item.criteria,
-                    f"molecule/tests/test_{item.module}.py",
+                    item.path,
                     NOT_APPLICABLE,
                     reason,
                 )
