@@ -20,7 +20,8 @@ command -v podman >/dev/null || die "podman not found; run 'make setup' (Debian 
 
 start=$SECONDS
 echo "test-stacks: role argument checks (bad values rejected before any change)"
-pytest -q -p no:cacheprovider molecule/tests/test_role_arguments.py
+# Two workers: each case is its own ansible-playbook run, independent of the others.
+pytest -q -p no:cacheprovider -n 2 molecule/tests/test_role_arguments.py
 
 LOG_DIR="$PWD/.cache/logs"
 mkdir -p "$LOG_DIR"
