@@ -82,7 +82,9 @@ def control_rows(modules: dict[str, dict[str, Any]]) -> list[ControlRow]:
             if item.runs_only:
                 reason = f"runs in {item.runs_only}"
             elif disruptive(item.module):
-                reason = "marked disruptive: it changes what it tests, so it runs in the molecule scenarios only"
+                reason = (
+                    "marked disruptive: it changes what it tests, so it runs in the molecule scenarios only"
+                )
             else:
                 reason = "no test of this module ran in this deployment (not collected for its scenario)"
             rows.append(
