@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make rehearsal`: prod's AWS flow on local containers, WEB=apache by default (`make test` runs it through
 # scripts/test-stacks.sh, in place of the apache molecule scenario). Leftover rh-* containers removed;
-# `IDEMPOTENCE=1 make deploy ENV=rehearsal` (site.yml twice, the second must report changed=0, then the
-# live checks); `make verify ENV=rehearsal`, whose only "could not run" rows may be the checks that need
-# the outside or an AWS API (exit 3), after the personal-data search (tests/rehearsal); the rolling test
-# under load (tests/rehearsal); `make destroy ENV=rehearsal`. The rh-* containers are removed even when a
-# step fails. Each step prints its wall time.
+# `IDEMPOTENCE=1 LIVE_CHECKS=0 make deploy ENV=rehearsal` (site.yml twice, the second must report changed=0;
+# the live checks run once, in make verify); the personal-data search and the AWS-mode checks
+# (tests/rehearsal); `make verify ENV=rehearsal`, whose only "could not run" rows may be the checks that need
+# the outside or an AWS API (exit 3); the release tests under load (tests/rehearsal/test_rolling.py);
+# `make destroy ENV=rehearsal`. The rh-* containers are removed even when a step fails. Each step prints its
+# wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
@@ -67,8 +68,10 @@ step "deploy and idempotence (WEB=$WEB)" \
 # Before make verify: the canary session logs in, so the audit chain has entries for verify to check (on an
 # unused stack it reports "could not run").
 # LIVE_CHECKS=0 here too: no live check has used up Apache's login allowance, so the session need not wait.
-step "personal data in no log (canary session through the balancer)" \
-  env LIVE_CHECKS=0 pytest -q -s -p no:cacheprovider tests/rehearsal/test_disruptive_checks.py
+# Then the AWS modes: secrets from Secrets Manager on no disk or log, each log line in its CloudWatch group.
+step "personal data in no log; secrets and logs in the AWS modes" \
+  env LIVE_CHECKS=0 pytest -q -s -p no:cacheprovider tests/rehearsal/test_disruptive_checks.py \
+  tests/rehearsal/test_aws_mode.py
 step "make verify ENV=rehearsal" verify
 step "rolling releases and rollback under load" \
   pytest -q -s -p no:cacheprovider tests/rehearsal/test_rolling.py

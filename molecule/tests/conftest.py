@@ -135,24 +135,15 @@ def group_host():
 # Inventory groups of the full topology. A test module that names a group this run's inventory does not
 # have (AWS has no db_hosts, log_collectors or acme_servers) cannot run here.
 TOPOLOGY_GROUPS = site_facts.TOPOLOGY_GROUPS
-# The django_app role's secrets-mode switch does not depend on the web server: it runs once, in the default
-# scenario, and the other scenarios check the deployed app. Likewise the CloudWatch transport of log_shipping
-# (its routing of Apache lines is unit-tested). Releases and rollbacks: tests/rehearsal/test_rolling.py.
-DEFAULT_SCENARIO_ONLY = {
-    "test_secrets_aws_mode.py",
-    "test_log_shipping_cloudwatch.py",
-}
 WEB_SERVER_MODULES = {"nginx": "test_nginx.py", "apache": "test_apache.py"}
 
 
-def modules_not_for(facts: site_facts.SiteFacts, scenario: str | None) -> dict[str, str]:
+def modules_not_for(facts: site_facts.SiteFacts) -> dict[str, str]:
     """Test modules that do not belong to a run against this inventory, each with the reason."""
     reasons = {"test_role_arguments.py": "runs once, without an inventory (scripts/molecule.sh)"}
     for web_server, module in WEB_SERVER_MODULES.items():
         if web_server != facts.web_server:
             reasons[module] = f"the app hosts run {facts.web_server}, not {web_server}"
-    if scenario and scenario != "default":
-        reasons.update(dict.fromkeys(DEFAULT_SCENARIO_ONLY, "runs in the default scenario only"))
     return reasons
 
 
@@ -161,7 +152,7 @@ def pytest_collection_modifyitems(config, items):
     if not INVENTORY:
         return
     facts = site_facts.load(INVENTORY)
-    not_here = modules_not_for(facts, os.environ.get("MOLECULE_SCENARIO_NAME"))
+    not_here = modules_not_for(facts)
     reasons: dict[str, str] = {}
     sources: dict[Path, str] = {}
     for item in items:

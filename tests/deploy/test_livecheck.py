@@ -201,5 +201,3 @@ def test_local_collection_reads_the_local_site_and_its_web_server(
     assert {"test_acme_server.py", "test_postgresql.py", "test_log_shipping.py"} <= modules
     assert f"test_{web_server}.py" in modules
     assert absent not in modules
-    # Not the default scenario: its secrets-mode module runs there only.
-    assert "test_secrets_aws_mode.py" not in modules

@@ -41,6 +41,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 from kit import aws, rehearsal  # noqa: E402
+from rehearsal_hosts import inventory_name, on_host, podman  # noqa: E402
 
 CURRENT = "/srv/django-app/current"
 # Bounds of the load: it stops at whichever comes first.
@@ -55,14 +56,6 @@ SOCKET = "/run/django-app/gunicorn.sock"
 RESTART_TIMEOUT = 180
 
 
-def podman(*args: str, check: bool = True) -> str:
-    env = {**os.environ, **rehearsal.podman_env()}
-    result = subprocess.run(["podman", *args], capture_output=True, text=True, env=env, check=False)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def current_release(index: int) -> str:
     """The source hash of the release the host serves: a release is named <UTC time>-<source hash>, and
     each host builds its own, so the same release has a different time on each host."""
@@ -72,19 +65,6 @@ def current_release(index: int) -> str:
 
 def releases_on_every_host() -> list[str]:
     return [current_release(i) for i in range(rehearsal.APP_HOST_COUNT)]
-
-
-def inventory_name(index: int) -> str:
-    """The inventory's name of app host `index` (the stack's instance name), for --limit."""
-    inventory = rehearsal.recorded_inventory()
-    hostvars = inventory["_meta"]["hostvars"]
-    return next(
-        name for name in inventory["app_hosts"]["hosts"] if hostvars[name]["soc2kit_host_index"] == index
-    )
-
-
-def on_host(index: int, command: str) -> str:
-    return podman("exec", rehearsal.app_container(index), "sh", "-c", command)
 
 
 def main_pids() -> list[str]:

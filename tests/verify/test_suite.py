@@ -136,8 +136,8 @@ def test_one_row_per_test_module_with_its_criteria():
 
 ALL_SKIPPED = """<testsuites><testsuite tests="3" failures="0" errors="0" skipped="2">
 <testcase classname="tests.test_hardening" name="test_a"/>
-<testcase classname="tests.test_log_shipping_cloudwatch" name="test_b"><skipped message="no moto"/></testcase>
-<testcase classname="tests.test_log_shipping_cloudwatch" name="test_c"><skipped message="no moto"/></testcase>
+<testcase classname="tests.test_log_shipping" name="test_b"><skipped message="no collector"/></testcase>
+<testcase classname="tests.test_log_shipping" name="test_c"><skipped message="no collector"/></testcase>
 </testsuite></testsuites>"""
 
 
@@ -145,9 +145,9 @@ def test_a_module_whose_tests_all_skipped_is_not_applicable_never_passed():
     outcome = suite.evaluate_suite(ALL_SKIPPED, 0)
     rows = {row.control_id: row for row in outcome.controls}
     assert rows["testinfra:hardening"].status == PASS
-    skipped = rows["testinfra:log_shipping_cloudwatch"]
+    skipped = rows["testinfra:log_shipping"]
     assert skipped.status == NOT_APPLICABLE
-    assert skipped.summary == "all 2 tests skipped: no moto"
+    assert skipped.summary == "all 2 tests skipped: no collector"
 
 
 def test_a_suite_that_skipped_everything_checked_nothing():

@@ -115,6 +115,8 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
         "Logs reach CloudWatch Logs through the shipper (moto in tests)",
         {"CC7.2": "each kind of log lands in its log group, including lines logged during an outage"},
         "roles/log_shipping (cloudwatch transport)",
+        test_file="tests/rehearsal/test_aws_mode.py",
+        runs_only="`make test`'s rehearsal only (the app hosts deployed in the AWS modes, against moto)",
     ),
     SuiteControl(
         "log_shipping_outage",
@@ -157,9 +159,11 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
     ),
     SuiteControl(
         "secrets_aws_mode",
-        "Secrets from Secrets Manager: none on disk, in the environment or in Ansible's output",
+        "Secrets from Secrets Manager: none on disk, in the environment, in a log or in Ansible's output",
         {"CC6.1": "secrets are fetched at start and never stored on the host"},
         "roles/django_app (secrets_mode aws)",
+        test_file="tests/rehearsal/test_aws_mode.py",
+        runs_only="`make test`'s rehearsal only (the app hosts deployed in the AWS modes, against moto)",
     ),
     SuiteControl(
         "acme_server",
