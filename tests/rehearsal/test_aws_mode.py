@@ -253,7 +253,8 @@ def test_rsyslog_hands_its_disk_queue_to_the_shipper_from_its_own_venv(index: in
 
 
 def test_lines_logged_while_cloudwatch_cannot_be_reached_arrive_once_it_can(groups: dict[str, str]) -> None:
-    """CloudWatch (moto) unreachable from a host, lines logged, the shipper killed mid-outage; all arrive."""
+    """CloudWatch (moto) unreachable from a host's shipper, lines logged, the shipper killed mid-outage; all
+    arrive once it is reachable again."""
     index = 0
     run = uuid.uuid4().hex[:12]
     markers = [f"cw-outage-{run}-{i}" for i in range(50)]
@@ -262,7 +263,9 @@ def test_lines_logged_while_cloudwatch_cannot_be_reached_arrive_once_it_can(grou
         index,
         f"nft add table inet {OUTAGE_TABLE} && "
         f"nft add chain inet {OUTAGE_TABLE} out '{{ type filter hook output priority -10; }}' && "
-        f"nft add rule inet {OUTAGE_TABLE} out ip daddr {moto_address} tcp dport 5000 reject with tcp reset",
+        # Root's sockets only: the shipper runs as root, the app (its secrets, its checkpoints) as itself.
+        f"nft add rule inet {OUTAGE_TABLE} out meta skuid 0 ip daddr {moto_address} tcp dport 5000 "
+        "reject with tcp reset",
     )
     try:
         for marker in markers[:25]:
