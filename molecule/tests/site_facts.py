@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # Roles whose defaults apply when the inventory leaves a value unset (a playbook run sees them too).
-DEFAULTS_OF_ROLES = ("certbot", "postgresql", "log_shipping")
+DEFAULTS_OF_ROLES = ("certbot", "postgresql", "log_shipping", "nginx", "apache")
 # Inventory groups of the full topology; an inventory may hold only some (AWS: app_hosts only).
 TOPOLOGY_GROUPS = ("app_hosts", "acme_servers", "db_hosts", "log_collectors")
 
@@ -52,6 +52,9 @@ class SiteFacts:
     # CloudWatch Logs region ("" with relp).
     log_transport: str = "relp"
     log_region: str = ""
+    # Seconds after which a client's used-up login allowance is whole again (nginx: the burst drains at the
+    # rate; Apache: its window).
+    login_refill_seconds: int = 60
 
     @property
     def private_acme_server(self) -> bool:
@@ -62,6 +65,15 @@ class SiteFacts:
 def inventory_path(option: str | None) -> str | None:
     """The inventory of this run: pytest's --ansible-inventory, else molecule's MOLECULE_INVENTORY_FILE."""
     return option or os.environ.get("MOLECULE_INVENTORY_FILE") or None
+
+
+def login_refill_seconds(value, defaults: dict[str, object]) -> int:
+    """How long the web server's login limit takes to give a client its whole allowance back."""
+    if value("web_server") == "apache":
+        return int(value("apache_login_window_seconds", defaults["apache_login_window_seconds"])) + 1
+    rate = int(value("nginx_login_rate_per_minute", defaults["nginx_login_rate_per_minute"]))
+    burst = int(value("nginx_login_burst", defaults["nginx_login_burst"]))
+    return -(-(burst + 1) * 60 // rate)
 
 
 @functools.cache
@@ -114,4 +126,5 @@ def load(inventory: str) -> SiteFacts:
         acme_root_url=value("site_acme_root_url", "") or None,
         log_transport=value("log_shipping_transport", defaults["log_shipping_transport"]),
         log_region=value("log_shipping_cloudwatch_region", defaults["log_shipping_cloudwatch_region"]),
+        login_refill_seconds=login_refill_seconds(value, defaults),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import uuid
 import warnings
 from http.cookies import SimpleCookie
@@ -206,8 +207,16 @@ def test_upload_over_body_limit_refused_with_413(site):
 
 
 # Last in this module: it uses up this client's login allowance.
-def test_login_path_rate_limited_beyond_burst(site):
-    statuses = [site.https("POST", "/api/auth/login/", body=b"u=x")[0].status for _ in range(25)]
+def test_login_path_rate_limited_beyond_burst(site, facts):
+    def attempts() -> list[int]:
+        return [site.https("POST", "/api/auth/login/", body=b"u=x")[0].status for _ in range(25)]
+
+    statuses = attempts()
+    if statuses[0] == 429:
+        # Earlier tests (the personal-data session, the uploads above) used this client's allowance up; it is
+        # whole again after this wait, and then the first attempts must pass the limit.
+        time.sleep(facts.login_refill_seconds)
+        statuses = attempts()
     assert statuses[0] == 403, statuses  # the app's answer (no CSRF token): the first ones pass the limit
     assert 429 in statuses, statuses
     # Other paths are not limited.
