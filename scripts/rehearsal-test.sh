@@ -73,6 +73,6 @@ step "personal data in no log; secrets and logs in the AWS modes" \
   env LIVE_CHECKS=0 pytest -q -s -p no:cacheprovider tests/rehearsal/test_disruptive_checks.py \
   tests/rehearsal/test_aws_mode.py
 step "make verify ENV=rehearsal" verify
-step "rolling releases and rollback under load" \
+step "rolling releases, rollback and a stopped host under load" \
   pytest -q -s -p no:cacheprovider tests/rehearsal/test_rolling.py
 echo "rehearsal-test.sh: passed in $((SECONDS - start)) s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -27,6 +27,16 @@ def on_host(index: int, command: str, check: bool = True, stdin: str | None = No
     )
 
 
+def readyz_status(index: int) -> str:
+    """The HTTP status of /readyz from app host `index`'s gunicorn, on its socket (not through the balancer,
+    which hides which host answers)."""
+    return on_host(
+        index,
+        "curl -sS -o /dev/null -w '%{http_code}' --max-time 20 --unix-socket /run/django-app/gunicorn.sock "
+        f"-H 'Host: {rehearsal.SITE_DOMAIN}' -H 'X-Forwarded-Proto: https' http://localhost/readyz",
+    )
+
+
 def inventory_name(index: int) -> str:
     """The inventory's name of app host `index` (the stack's instance name)."""
     inventory = rehearsal.recorded_inventory()

@@ -24,10 +24,9 @@ from typing import Any
 import boto3
 import pytest
 from kit import aws, rehearsal
-from rehearsal_hosts import inventory_name, on_host
+from rehearsal_hosts import inventory_name, on_host, readyz_status
 
 ROOT = Path(__file__).resolve().parents[2]
-SOCKET = "/run/django-app/gunicorn.sock"
 SHIP_CONF = "/etc/rsyslog.d/60-soc2kit-ship.conf"
 SHIPPER_DIR = "/opt/soc2kit-log-shipper"
 # Members of a database secret that name things and are no secret (as in scripts/kit/verify/secrets.py).
@@ -67,23 +66,22 @@ def secret_values(arns: list[str]) -> list[str]:
     return values
 
 
-def found_on_host(index: int, values: list[str], places: str) -> str:
-    """The places (a shell word list) on host `index` holding any of `values`; compared on the host."""
+def found_on_host(index: int, values: list[str], places: str, journal: bool = False) -> str:
+    """The places (a shell word list) on host `index` holding any of `values`, and `(journal)` when the
+    journal does; compared on the host, from a root-only file of the values."""
     on_host(index, f"umask 077; cat > {NEEDLES}", stdin="\n".join(values) + "\n")
+    search = f"grep -rlF -f {NEEDLES} {places} 2>/dev/null"
+    if journal:
+        search += f"; journalctl -q -o cat --no-pager | grep -qF -f {NEEDLES} && echo '(journal)'"
     try:
-        return on_host(index, f"grep -rlF -f {NEEDLES} {places} 2>/dev/null || true")
+        return on_host(index, f"{search}; true")
     finally:
         on_host(index, f"rm -f {NEEDLES}")
 
 
 @pytest.mark.parametrize("index", HOSTS)
 def test_app_is_ready_with_its_secrets_from_secrets_manager(index: int) -> None:
-    status = on_host(
-        index,
-        f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 20 --unix-socket {SOCKET} "
-        f"-H 'Host: {rehearsal.SITE_DOMAIN}' -H 'X-Forwarded-Proto: https' http://localhost/readyz",
-    )
-    assert status == "200"
+    assert readyz_status(index) == "200"
     app_env = on_host(index, "cat /etc/django-app/app.env")
     assert 'DJANGO_SECRETS_BACKEND="aws"' in app_env
     for name in ("DJANGO_SECRET_KEY", "DATABASE_CREDENTIALS", "FIELD_ENCRYPTION_BLIND_INDEX_KEY"):
@@ -125,16 +123,10 @@ def test_no_app_secret_on_disk_in_the_environment_or_any_log(index: int) -> None
     )
     pid = on_host(index, "systemctl show -p MainPID --value django-app.service")
     assert pid not in ("", "0")
-    places = f"/etc /srv/django-app/current/ /var/log /run/django-app /proc/{pid}/environ"
-    # The release's virtual environment is third-party code, not where a secret could be written.
-    assert found_on_host(index, app_secrets, places.replace("/srv/django-app/current/", "")) == ""
-    assert (
-        found_on_host(index, app_secrets, "/srv/django-app/current/*.* /srv/django-app/current/config") == ""
-    )
-    journal = on_host(
-        index, "journalctl -q -o cat --no-pager | grep -cF -f - || true", stdin="\n".join(app_secrets)
-    )
-    assert journal == "0", "a secret value is in the journal"
+    # The release's own files and config, not its virtual environment (third-party code).
+    places = "/etc /srv/django-app/current/*.* /srv/django-app/current/config /var/log /run/django-app "
+    places += f"/proc/{pid}/environ"
+    assert found_on_host(index, app_secrets, places, journal=True) == ""
 
 
 @pytest.mark.parametrize("index", HOSTS)

@@ -41,7 +41,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 from kit import aws, rehearsal  # noqa: E402
-from rehearsal_hosts import inventory_name, on_host, podman  # noqa: E402
+from rehearsal_hosts import inventory_name, on_host, podman, readyz_status  # noqa: E402
 
 CURRENT = "/srv/django-app/current"
 # Bounds of the load: it stops at whichever comes first.
@@ -51,7 +51,6 @@ LOAD_MAX_REQUESTS = 100_000
 PLAYBOOK_TIMEOUT = 1800
 MIGRATE_TASK = "django_app : Activate | Migrations applied"
 RELEASES = "/srv/django-app/releases"
-SOCKET = "/run/django-app/gunicorn.sock"
 # How long a restarted host may take to serve again (systemd boot, gunicorn, the web server).
 RESTART_TIMEOUT = 180
 
@@ -79,15 +78,7 @@ def release_dirs() -> list[list[str]]:
 
 
 def readyz_statuses() -> list[str]:
-    """/readyz of each host's gunicorn, on its socket (not through the balancer, which hides which host)."""
-    return [
-        on_host(
-            i,
-            f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 20 --unix-socket {SOCKET} "
-            f"-H 'Host: {rehearsal.SITE_DOMAIN}' -H 'X-Forwarded-Proto: https' http://localhost/readyz",
-        )
-        for i in range(rehearsal.APP_HOST_COUNT)
-    ]
+    return [readyz_status(i) for i in range(rehearsal.APP_HOST_COUNT)]
 
 
 def fingerprints() -> list[str]:
