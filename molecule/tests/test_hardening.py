@@ -300,6 +300,8 @@ def test_core_dumps_disabled(host, in_container):
     assert host.check_output("systemctl show --property=DefaultLimitCORE --value") == "0"
     coredump = host.check_output("systemd-analyze cat-config systemd/coredump.conf")
     assert re.search(r"^Storage=none$", coredump, re.M)
+    # Login shells also start with a zero soft limit (Lynis KRNL-5820 looks for it in the profile).
+    assert host.check_output("bash -lc 'ulimit -c'") == "0"
     if not in_container:
         assert host.sysctl("fs.suid_dumpable") == 0
 
@@ -559,6 +561,59 @@ def test_audit_tools_are_installed_before_the_aide_baseline(host):
     assert baseline >= installed, "Lynis was installed after the AIDE baseline: AIDE would report its files"
 
 
+# What the roles after the hardening role install and write: the release, units, web-server and TLS files,
+# packages. A baseline taken before them reported every one of these on every daily check.
+DEPLOYED_BY_LATER_ROLES = "^/(srv|usr|etc/systemd|etc/nginx|etc/apache2|etc/ssl|etc/rsyslog\\.d)"
+AIDE = "aide --config /etc/aide/aide.conf"
+
+
+def aide_differences(host, limit: str) -> tuple[int, str]:
+    """`aide --check` of the paths matching `limit` (read-only): its exit code and its list of differences."""
+    with host.sudo():
+        done = host.run(f"{AIDE} --check --limit {shlex.quote(limit)}")
+    assert done.rc < 14, f"aide --check failed ({done.rc}): {done.stderr or done.stdout}"
+    listed = [line for line in done.stdout.splitlines() if re.match(r"^[fdl][ =+~!.\w]*: /", line)]
+    return done.rc, "\n".join(listed[:20])
+
+
+@pytest.mark.cis("6.1.1")
+def test_aide_baseline_holds_what_the_whole_deploy_installed(host):
+    """The baseline is refreshed after the last role: the daily check does not report the deploy itself."""
+    rc, listed = aide_differences(host, DEPLOYED_BY_LATER_ROLES)
+    assert rc == 0, f"AIDE reports the deploy's own files as changed since its baseline:\n{listed}"
+
+
+@pytest.mark.disruptive  # adds a file under /usr/local/bin, removes it, refreshes that part of the baseline
+@pytest.mark.cis("6.1.1")
+def test_aide_reports_a_file_added_outside_a_deploy(host):
+    probe = "/usr/local/bin/soc2kit-aide-probe"
+    limit = "^/usr/local/bin"
+    with host.sudo():
+        host.run_expect([0], f"printf '#!/bin/sh\\n' > {probe} && chmod 0755 {probe}")
+    try:
+        rc, listed = aide_differences(host, limit)
+        assert rc != 0, f"aide --check found no difference after {probe} was added"
+        assert probe in listed, f"AIDE did not name {probe}:\n{listed}"
+    finally:
+        with host.sudo():
+            host.run_expect(
+                [0],
+                f"rm -f {probe}; {AIDE} --update --limit {shlex.quote(limit)} >/dev/null;"
+                " [ $? -lt 14 ] && mv /var/lib/aide/aide.db.new /var/lib/aide/aide.db",
+            )
+    assert aide_differences(host, limit)[0] == 0, "the probe's removal left a difference in the baseline"
+
+
+@pytest.mark.cis("6.1.1")
+def test_aide_leaves_out_contents_that_change_in_normal_operation(host):
+    """Queues, caches and state that change every day are not checked, or no daily check could pass; the
+    release is (aide --path-check matches a path against the rules: "[X]" checked, "[ ]" left out)."""
+    with host.sudo():
+        for path in ("/var/spool/rsyslog/q.qi", "/var/lib/django-app-audit/c.json", "/var/cache/apt/x.bin"):
+            assert host.run(f"{AIDE} --path-check=f:{path}").stdout.startswith("[ ]"), f"AIDE checks {path}"
+        assert host.run(f"{AIDE} --path-check=f:/srv/django-app/current").stdout.startswith("[X]")
+
+
 def test_aide_uses_strong_checksums(host):
     config = host.file("/etc/aide/aide.conf").content_string
     assert re.search(r"^Checksums = sha512$", config, re.M)
@@ -605,6 +660,16 @@ def test_unattended_security_upgrades(host):
     for timer in ("apt-daily.timer", "apt-daily-upgrade.timer"):
         assert host.service(timer).is_enabled
         assert host.service(timer).is_running
+
+
+@pytest.mark.cis("1.2.1.2")
+def test_security_updates_have_an_apt_source(host):
+    """unattended-upgrades takes only the -security suite: apt must know it, or nothing is ever upgraded."""
+    codename = host.check_output(". /etc/os-release && echo $VERSION_CODENAME")
+    policy = host.check_output("apt-cache policy")
+    assert re.search(rf"\b{codename}-security/main\b", policy), (
+        f"no apt source of {codename}-security: unattended-upgrades has no security updates to install"
+    )
 
 
 @pytest.mark.cis("2.3.2.1", "2.3.2.2")

@@ -103,6 +103,14 @@ def test_good_variables_pass_preflight_with_apache(inventory):
         ({"hardening_login_inactive_days": 90}, "hardening_login_inactive_days: 90 not in 1-45"),
         ({"hardening_login_sudo_timestamp_timeout": 60}, "hardening_login_sudo_timestamp_timeout: 60"),
         ({"hardening_daily_checks_enabled": "sometimes"}, "hardening_daily_checks_enabled"),
+        (
+            {"hardening_upgrades_security_source": "deb.debian.org/debian-security"},
+            "hardening_upgrades_security_source: deb.debian.org/debian-security is not an http(s) URL",
+        ),
+        (
+            {"hardening_aide_volatile_paths": ["/var/cache", "var/spool", "/var/lib/a b"]},
+            "hardening_aide_volatile_paths: var/spool, /var/lib/a b: absolute paths",
+        ),
     ],
 )
 def test_bad_variable_rejected_in_preflight_with_its_name(inventory, overrides, named):
