@@ -64,8 +64,8 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers",
-        "cis(*ids): the CIS Debian Linux 12 Benchmark (Level 1 - Server) recommendations the test checks; "
-        "scripts/kit/verify/controls.py reads them for CONTROLS.md and make verify's report.",
+        "cis(*ids): the CIS Debian Linux 12 Benchmark v1.1.0 (Level 1 - Server) recommendations the test "
+        "checks; scripts/kit/verify/controls.py reads them for CONTROLS.md and make verify's report.",
     )
     config.addinivalue_line(
         "markers",

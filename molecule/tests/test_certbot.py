@@ -118,7 +118,7 @@ def test_renew_dry_run_against_the_acme_server_passes(host, facts):
     assert "Congratulations, all simulated renewals succeeded" in result.stdout + result.stderr
 
 
-@pytest.mark.cis("6.2.4.1")
+@pytest.mark.cis("6.1.4.1")
 def test_certbot_log_files_are_not_readable_by_others_whatever_the_callers_umask(host):
     # certbot has no umask setting: an operator's shell (umask 0022) would leave 0644 logs without the
     # role's default ACL on /var/log/letsencrypt. `certbot certificates` reads only, and opens a new log.

@@ -192,9 +192,10 @@ def disruptive(module: str) -> bool:
     return path.is_file() and "pytestmark = pytest.mark.disruptive" in path.read_text(encoding="utf-8")
 
 
-# CIS Debian Linux 12 Benchmark, Level 1 - Server (issue 16 §1). A task of roles/hardening implements an
-# id when it carries the tag cis_<id>; a testinfra test checks it when it is marked @pytest.mark.cis("<id>");
-# an id the kit does not follow is an exception of exceptions.yml (control testinfra, finding cis_<id>).
+# CIS Debian Linux 12 Benchmark v1.1.0, Level 1 - Server (issue 16 §1). A task of roles/hardening
+# implements an id when it carries the tag cis_<id>; a testinfra test checks it when it is marked
+# @pytest.mark.cis("<id>"); an id the kit does not follow is an exception of exceptions.yml (control
+# testinfra, finding cis_<id>). The ids follow v1.1.0's numbering, checked in docs/cis-debian12.md.
 CIS_TASKS_DIR = ROOT / "roles" / "hardening" / "tasks"
 CIS_TAG = re.compile(r"^cis_(\d+(?:\.\d+)*)$")
 

@@ -39,7 +39,7 @@ def cis_section() -> list[str]:
     }
     out = [
         "",
-        "## CIS Debian Linux 12 Benchmark, Level 1 - Server",
+        "## CIS Debian Linux 12 Benchmark v1.1.0, Level 1 - Server",
         "",
         "Implemented: a task of `roles/hardening/tasks` tagged `cis_<id>` (run one with `--tags cis_<id>`). "
         'Tested: a test of `molecule/tests` marked `@pytest.mark.cis("<id>")`. Excepted: an entry of '

@@ -198,7 +198,7 @@ def render_markdown(
             for e in info.exceptions
         ),
         "",
-        "## CIS Debian Linux 12 Benchmark, Level 1 - Server",
+        "## CIS Debian Linux 12 Benchmark v1.1.0, Level 1 - Server",
         "",
         "Each id the kit implements (a task of roles/hardening), tests (a testinfra test) or excepts (above, "
         "finding `cis_<id>`), with this run's result of the testinfra row that holds its tests.",
