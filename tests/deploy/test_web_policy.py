@@ -11,6 +11,8 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -20,7 +22,7 @@ from .conftest import ROOT, VENV_BIN
 POLICY = yaml.safe_load((ROOT / "templates" / "web-policy.yml").read_text(encoding="utf-8"))
 
 
-def role_value(role: str, variable: str, extra: dict[str, object]) -> object:
+def role_value(role: str, variable: str, extra: dict[str, object]) -> Any:
     """A variable of the role as Ansible renders it from the role's defaults and vars (plus `extra`)."""
     result = subprocess.run(
         [
@@ -38,7 +40,7 @@ def role_value(role: str, variable: str, extra: dict[str, object]) -> object:
 
 
 def role_tls(role: str, profile: str) -> dict[str, object]:
-    return dict(role_value(role, f"__{role}_tls", {f"{role}_tls_profile": profile}))  # type: ignore[call-overload]
+    return dict(role_value(role, f"__{role}_tls", {f"{role}_tls_profile": profile}))
 
 
 @pytest.mark.parametrize("profile", ["intermediate", "modern"])
@@ -112,10 +114,10 @@ def test_the_header_values_are_written_once() -> None:
             )
 
 
-def settings_assignments(path: str, names: dict[str, object]) -> dict[str, object]:
+def settings_assignments(path: str, names: dict[str, object]) -> dict[str, Any]:
     """The top-level constant assignments of a Django settings file (`names`: the imported names they use)."""
     tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -130,7 +132,7 @@ def settings_assignments(path: str, names: dict[str, object]) -> dict[str, objec
 
 
 # Each header the web server owns, the Django setting that sends it, how, and Django's default for it.
-DJANGO_HEADER_SETTINGS = {
+DJANGO_HEADER_SETTINGS: dict[str, tuple[str, Callable[[Any], object], object]] = {
     "X-Content-Type-Options": (
         "SECURE_CONTENT_TYPE_NOSNIFF",
         lambda value: "nosniff" if value else None,
@@ -162,7 +164,7 @@ def test_djangos_csp_is_the_policys() -> None:
     from csp.constants import NONE, SELF
 
     settings = settings_assignments("app/config/settings/base.py", {"NONE": NONE, "SELF": SELF})
-    directives = settings["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]  # type: ignore[index]
+    directives = settings["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]
     assert {name: " ".join(sources) for name, sources in directives.items()} == POLICY[
         "content_security_policy"
     ]
