@@ -7,6 +7,7 @@ values; see app/README.md for the variables.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
@@ -212,7 +213,7 @@ ALERT_SNS_TOPIC_ARN = env("DJANGO_ALERT_SNS_TOPIC_ARN", default="")
 SECURITY_DENIAL_ALERT_THRESHOLD = 5
 SECURITY_DENIAL_ALERT_WINDOW = timedelta(minutes=10)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "soc2kit.observability.redaction.RedactionFilter"}},
