@@ -24,7 +24,7 @@ lint: setup ## ruff, yamllint and ansible-lint (production profile)
 test: setup lint test-app test-pulumi test-kit test-stacks ## Run every test suite (what CI runs)
 	@echo "make test: all suites passed"
 
-test-app: setup ## Django app tests against a real PostgreSQL on 127.0.0.1
+test-app: setup ## mypy over app/ and soc2kit (django-stubs), then the Django app tests against a real PostgreSQL on 127.0.0.1
 	@scripts/test-app.sh
 
 test-pulumi: setup ## Pulumi program unit tests (mocks), policy pack tests, mypy

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Runs the Django app's tests against a throw-away PostgreSQL on 127.0.0.1, then removes it.
+# Type-checks the Django app and the soc2kit package (mypy, django-stubs), then runs the app's tests against a
+# throw-away PostgreSQL on 127.0.0.1 and removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 source "$(dirname "${BASH_SOURCE[0]}")/require-venv.sh"
-require_venv test-app python pytest
+require_venv test-app python pytest mypy
+# mypy first (app/mypy.ini: the project and the soc2kit package against django-stubs), so a type error fails
+# before a cluster starts. The stubs' plugin imports config.settings.test, which reads TEST_DATABASE_URL: any
+# URL does, nothing connects.
+echo "test-app: mypy (app/ and packages/soc2kit, django-stubs)"
+(cd app && TEST_DATABASE_URL="postgres://mypy@127.0.0.1:1/mypy" "$KIT_BIN/mypy")
 trap '"$ROOT/scripts/test-postgres.sh" stop' EXIT
 scripts/test-postgres.sh start
 # shellcheck disable=SC1091

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import site_facts
 import testinfra
+import yaml
 from testinfra.utils import ansible_runner
 
 # testinfra knows no containers.podman.podman connection, so it would run every command through an
@@ -197,32 +198,16 @@ def pytest_collection_modifyitems(config, items):
 # certbot's bundle of the local ACME server's listener CA on the app hosts (set up by the certbot role).
 ACME_CA_BUNDLE = "/etc/letsencrypt/soc2kit-acme-ca-bundle.pem"
 
-# Headers the web server owns on every HTTPS response, with the exact value it must send.
-HSTS = "max-age=63072000; includeSubDomains"
-PROXY_OWNED_HEADERS = {
-    "Strict-Transport-Security": HSTS,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": (
-        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
-        "microphone=(), payment=(), usb=()"
-    ),
-}
-# The app's own CSP (app/config/settings/base.py, django-csp 4); the proxy passes it through once.
-# django-csp does not keep the directives' order from one process to the next, so compare directives.
-APP_CSP_DIRECTIVES = {
-    "default-src": "'none'",
-    "script-src": "'self'",
-    "style-src": "'self'",
-    "img-src": "'self' data:",
-    "font-src": "'self'",
-    "connect-src": "'self'",
-    "form-action": "'self'",
-    "frame-ancestors": "'none'",
-    "base-uri": "'none'",
-}
+# The web tier's header policy, one source for the roles and these tests (templates/web-policy.yml): the
+# headers the web server owns on every HTTPS response with the exact value it must send, and the app's own
+# CSP (django-csp), which the proxy passes through once. django-csp does not keep the directives' order
+# from one process to the next, so the CSP is compared directive by directive.
+WEB_POLICY = yaml.safe_load((ROOT / "templates" / "web-policy.yml").read_text(encoding="utf-8"))
+HSTS = f"max-age={WEB_POLICY['hsts_max_age']}"
+if WEB_POLICY["hsts_include_subdomains"]:
+    HSTS += "; includeSubDomains"
+PROXY_OWNED_HEADERS = {"Strict-Transport-Security": HSTS, **WEB_POLICY["security_headers"]}
+APP_CSP_DIRECTIVES = dict(WEB_POLICY["content_security_policy"])
 
 
 def csp_directives(header: str) -> dict[str, str]:

@@ -1,12 +1,13 @@
 """The benchmark's own logic (the measurements themselves run in `make bench`, not in the test suite)."""
 
 import json
+from typing import Any
 
 from bench.run import RESULTS, make_rows, missed_targets, print_table, target_status
 
 
 def _results(list_ratio: float, speedup: float, rows_per_s: float = 6000.0) -> dict:
-    results = dict.fromkeys(
+    results: dict[str, Any] = dict.fromkeys(
         [
             "encrypt_us_per_value_ours",
             "encrypt_us_per_value_fernet",

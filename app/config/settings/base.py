@@ -7,6 +7,7 @@ values; see app/README.md for the variables.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
@@ -143,6 +144,8 @@ CUSTOMER_SEARCH_ALERT_DISTINCT_VALUES = _positive_env_int("DJANGO_CUSTOMER_SEARC
 CUSTOMER_SEARCH_ALERT_WINDOW = timedelta(hours=1)
 
 # --- Security headers and cookies (production.py turns on the HTTPS-only parts) ---------------
+# The header values and the CSP equal the web tier's policy, templates/web-policy.yml (the web server sends
+# the same headers in front of the app; tests/deploy/test_web_policy.py holds both to it).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # nginx/Apache overwrite this header
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -160,7 +163,7 @@ CORS_ALLOW_CREDENTIALS = True
 CORS_URLS_REGEX = r"^/api/.*$"
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
-    "payment=(), usb=(), interest-cohort=()"
+    "payment=(), usb=()"
 )
 # django-csp 4: nothing allowed by default; the admin and login pages need their own static files only.
 CONTENT_SECURITY_POLICY = {
@@ -210,7 +213,7 @@ ALERT_SNS_TOPIC_ARN = env("DJANGO_ALERT_SNS_TOPIC_ARN", default="")
 SECURITY_DENIAL_ALERT_THRESHOLD = 5
 SECURITY_DENIAL_ALERT_WINDOW = timedelta(minutes=10)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "soc2kit.observability.redaction.RedactionFilter"}},

@@ -54,7 +54,8 @@ def gunicorn_socket(tmp_path_factory):
     while not sock_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail("gunicorn did not start: " + process.stdout.read().decode()[-2000:])
+            output, _ = process.communicate()  # stdout=PIPE, stderr into it
+            pytest.fail("gunicorn did not start: " + output.decode()[-2000:])
         time.sleep(0.1)
     yield sock_path
     process.terminate()

@@ -7,6 +7,7 @@ enumeration-like use (search_guard)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -50,10 +52,10 @@ def _invalid(errors: dict[str, list[str]]) -> JsonResponse:
 
 @method_decorator(never_cache, name="dispatch")
 class CustomerApiView(View):
-    http_method_names: ClassVar[list[str]] = ["get", "post", "put", "patch", "delete"]
+    http_method_names: Sequence[str] = ("get", "post", "put", "patch", "delete")
     permission_for_method: ClassVar[dict[str, str]] = PERMISSION_FOR_METHOD
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if (
             request.method not in self.permission_for_method
             or request.method.lower() not in self.http_method_names
@@ -80,7 +82,7 @@ class CustomerApiView(View):
 
 
 class CustomerCollectionView(CustomerApiView):
-    http_method_names: ClassVar[list[str]] = ["get", "post"]
+    http_method_names = ("get", "post")
 
     def get(self, request: HttpRequest) -> JsonResponse:
         searched = sorted(set(request.GET) & set(SEARCH_FIELDS))
@@ -114,7 +116,7 @@ class CustomerCollectionView(CustomerApiView):
 class CustomerSearchView(CustomerApiView):
     """POST {"email": ...} or {"national_id": ...}, optional "page"/"page_size"; answers like the list."""
 
-    http_method_names: ClassVar[list[str]] = ["post"]
+    http_method_names = ("post",)
     permission_for_method: ClassVar[dict[str, str]] = {"POST": "customers.search_customer"}
 
     def post(self, request: HttpRequest) -> JsonResponse:
@@ -149,6 +151,7 @@ class CustomerSearchView(CustomerApiView):
                 response["Retry-After"] = str(retry_after)
                 return response
             index_value = blind_index_field(Customer, field).index_for(data[field])
+            assert index_value is not None  # data[field] is a non-empty string (checked above)
             search_guard.note_searched_value(request.user, field, index_value)
         # exact match via the HMAC index; no decryption
         queryset = blind_lookup(Customer.objects.order_by("id"), **{field: data[field]})
@@ -156,7 +159,7 @@ class CustomerSearchView(CustomerApiView):
 
 
 class CustomerDetailView(CustomerApiView):
-    http_method_names: ClassVar[list[str]] = ["get", "put", "patch", "delete"]
+    http_method_names = ("get", "put", "patch", "delete")
 
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
         customer = get_object_or_404(Customer, pk=pk)

@@ -65,6 +65,7 @@ def test_lockout_after_failures_is_audited_and_alerts(make_user, settings):
     assert locked.status_code == 429
     assert locked.json()["error"] == "locked_out"
     lockout = AuditEvent.objects.filter(action="lockout").first()  # one per attempt during the lockout
+    assert lockout is not None
     assert lockout.client_ip == ATTACKER
     assert lockout.actor_username == "alice"
     assert AuditEvent.objects.filter(action="login_failed", outcome="denied").exists()
@@ -185,6 +186,7 @@ def test_ipv6_addresses_in_one_slash_64_are_one_client(make_user, settings):
     # The next /64 is another client; the audit trail keeps each full address.
     assert ApiClient(REMOTE_ADDR="2001:db8:1:3::1").login_api("alice").status_code == 200
     failed = AuditEvent.objects.filter(action="login_failed").order_by("id").first()
+    assert failed is not None
     assert failed.client_ip == "2001:db8:1:2::1"
 
 
@@ -197,9 +199,12 @@ def test_an_unknown_username_is_recorded_only_as_a_keyed_hash(make_user, setting
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.login_api(typed, "whatever-123")
     failed = AuditEvent.objects.filter(action="login_failed").first()
+    assert failed is not None
     assert failed.actor_username.startswith("unknown-user:")
     assert hashlib.sha256(typed.encode()).hexdigest()[:32] not in failed.actor_username  # keyed, not plain
-    assert AuditEvent.objects.filter(action="lockout").first().actor_username == failed.actor_username
+    lockout = AuditEvent.objects.filter(action="lockout").first()
+    assert lockout is not None
+    assert lockout.actor_username == failed.actor_username
     assert set(AccessAttempt.objects.values_list("username", flat=True)) == {failed.actor_username}
     stored = "\n".join(
         str(row) for row in AuditEvent.objects.values_list("actor_username", "details", "request_path")

@@ -172,7 +172,9 @@ def test_anonymous_requests_get_401_and_are_audited(api_client):
     assert api_client.get("/api/customers/1/").status_code == 401
     events = AuditEvent.objects.filter(action="access_denied", details__reason="not_authenticated")
     assert events.count() == 2
-    assert events.last().object_id == "1"
+    last = events.last()
+    assert last is not None
+    assert last.object_id == "1"
 
 
 def test_user_without_role_is_denied(client_for):

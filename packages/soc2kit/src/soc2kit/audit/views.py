@@ -6,6 +6,6 @@ from django.views import defaults
 from .recorder import record_denial
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     record_denial(request, reason="permission_denied")
     return defaults.permission_denied(request, exception)

@@ -34,7 +34,7 @@ class AdoptionError(ValueError):
 class ColumnPair:
     model: type[models.Model]
     plaintext: models.Field
-    encrypted: models.Field
+    encrypted: EncryptedFieldMixin
 
     @property
     def label(self) -> str:
@@ -116,8 +116,10 @@ class Comparison:
 
 def compare(pair: ColumnPair, batch_size: int) -> Comparison:
     """Decrypt every encrypted value and compare it with the plaintext (the gate before the drop)."""
-    rows, missing, different = 0, [], []
-    queryset = EncryptedQuerySet(pair.model).order_by("pk")
+    rows = 0
+    missing: list[object] = []
+    different: list[object] = []
+    queryset: EncryptedQuerySet = EncryptedQuerySet(pair.model).order_by("pk")
     last_pk = None
     while True:
         batch = queryset if last_pk is None else queryset.filter(pk__gt=last_pk)

@@ -21,6 +21,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import FieldError
 from django.db import models
@@ -63,8 +64,14 @@ class SealedValue(str):
 
 ALLOWED_LOOKUPS = frozenset({"isnull"})
 
+# For the type checker the mixin is the Field it is mixed into (its super() calls reach that Field).
+if TYPE_CHECKING:
+    _FieldBase = models.Field[Any, Any]
+else:
+    _FieldBase = object
 
-class EncryptedFieldMixin:
+
+class EncryptedFieldMixin(_FieldBase):
     """Shared by every encrypted field. Subclasses define to_text/from_text for their value type."""
 
     def __init__(self, *args, binding: str | None = None, **kwargs):
@@ -149,7 +156,7 @@ class EncryptedFieldMixin:
         # Skip the parent's DB adaptation (dates, decimals): the column holds text.
         return value if prepared else self.get_prep_value(value)
 
-    def converter(self) -> Callable:
+    def converter(self) -> keyring.Converter:
         """The keyring's converter for this column (see Keyring.converter)."""
         return (keyring._keyring or get_keyring()).converter(
             self.encryption_label, self.from_text, self.model._meta.db_table, self.row_identity is not None

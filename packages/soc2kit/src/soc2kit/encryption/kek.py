@@ -146,13 +146,20 @@ class KekSet:
     """The active KEK (wraps new data keys) plus every configured KEK that can unwrap old ones."""
 
     def __init__(self, conf: EncryptionSettings, kms_client=None):
-        self.local = LocalKEK(conf.local_keks, conf.local_active_kek) if conf.local_keks else None
+        self.local = (
+            LocalKEK(conf.local_keks, conf.local_active_kek)
+            if conf.local_keks and conf.local_active_kek
+            else None
+        )
         self.kms = (
             KmsKEK(conf.kms_key_id, conf.kms_encryption_context, conf.kms_region, kms_client)
             if conf.kms_key_id
             else None
         )
-        self.active = self.kms if conf.kek_backend == "kms" else self.local
+        active = self.kms if conf.kek_backend == "kms" else self.local
+        if active is None:  # load_settings() already refuses this; the check names the type for mypy
+            raise KeyConfigurationError(f"the active KEK backend {conf.kek_backend!r} has no keys configured")
+        self.active: KmsKEK | LocalKEK = active
 
     def for_backend(self, backend: str):
         kek = {"local": self.local, "kms": self.kms}.get(backend)

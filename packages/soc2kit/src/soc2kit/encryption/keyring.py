@@ -20,11 +20,12 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, repeat
 from operator import attrgetter, is_not, itemgetter
+from typing import Any, Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,7 +40,7 @@ from .errors import (
     KeyConfigurationError,
     UnknownKeyError,
 )
-from .kek import NONCE_BYTES, KekSet, WrappedKey
+from .kek import NONCE_BYTES, KekSet, KmsKEK, WrappedKey
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,15 @@ def _where(label: str, table: str, row_id) -> str:
     return f"{label} ({', '.join(parts)})"
 
 
+class Converter(Protocol):
+    """What Keyring.converter returns: Django's per-value converter carrying `value` and `batch`."""
+
+    value: Callable[..., Any]
+    batch: Callable[..., list[Any]]
+
+    def __call__(self, token: Any, expression: Any = None, connection: Any = None) -> Any: ...
+
+
 class Keyring:
     def __init__(self, conf: EncryptionSettings, kms_client=None):
         self.conf = conf
@@ -123,7 +133,7 @@ class Keyring:
         self._active: DataKeyHandle | None = None
         self._active_expires = 0.0
         self._blind_keys: dict[tuple[str, str], bytes] = {}
-        self._converters: dict[tuple, Callable] = {}
+        self._converters: dict[tuple, Converter] = {}
         self._lock = threading.Lock()
         self._reserve_lock = threading.Lock()
 
@@ -316,7 +326,7 @@ class Keyring:
         from_text: Callable[[str], object] | None = None,
         table: str = "",
         row_bound: bool = False,
-    ) -> Callable:
+    ) -> Converter:
         """The database converter of one field: ciphertext (or None) -> value. The hot path of every list.
 
         convert(token) is Django's per-value converter; convert.value(token, identity=None, row_id=None)
@@ -366,10 +376,11 @@ class Keyring:
         def convert(token, expression=None, connection=None):  # Django's per-value converter signature
             return convert_value(token)
 
-        convert.value = convert_value
-        convert.batch = self._batch_converter(label, from_text, table, row_bound, convert_value)
-        self._converters[key] = convert
-        return convert
+        converter = cast(Converter, convert)  # the function, with the two attributes set here
+        converter.value = convert_value
+        converter.batch = self._batch_converter(label, from_text, table, row_bound, convert_value)
+        self._converters[key] = converter
+        return converter
 
     def _batch_converter(
         self, label: str, from_text, table: str, row_bound: bool, convert: Callable
@@ -413,7 +424,7 @@ class Keyring:
             nonlocal fast
             complete = None not in tokens
             selector = None if complete else list(map(is_not, tokens, repeat(None)))
-            present = tokens if complete else list(compress(tokens, selector))
+            present = tokens if selector is None else list(compress(tokens, selector))
             if not present:
                 return list(tokens)
             # Does every value start with the header? The strings that start with a prefix are one
@@ -428,10 +439,11 @@ class Keyring:
                     return one_by_one(tokens, identities, row_ids)
                 fast = state  # one tuple, so a concurrent reader never mixes two keys' parts
             _prefix, body_of, decrypt, aad, bound = state
+            aads: Iterable[bytes]
             if bound:
                 if identities is None or not all(identities):
                     return one_by_one(tokens, identities, row_ids)
-                ids = identities if complete else list(compress(identities, selector))
+                ids = identities if selector is None else list(compress(identities, selector))
                 if type(ids[0]) is not bytes:
                     try:
                         ids = identity_column_bytes(ids)
@@ -446,7 +458,7 @@ class Keyring:
             try:
                 raws = list(map(a2b, bodies))
                 plaintexts = map(decrypt, map(nonce_of, raws), map(sealed_of, raws), aads)
-                values = list(map(decode, plaintexts))
+                values: list[Any] = list(map(decode, plaintexts))
             except (InvalidTag, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
                 return one_by_one(tokens, identities, row_ids)
             if from_text is not None:
@@ -558,7 +570,7 @@ class Keyring:
     # -- KEK maintenance -----------------------------------------------------------------------------
     def active_kek_id(self) -> str:
         kek = self.keks.active
-        if kek.backend == "kms":
+        if isinstance(kek, KmsKEK):
             # Wrapped keys record the key ARN; the setting may be an alias or bare id.
             return kek.client.describe_key(KeyId=kek.active_id)["KeyMetadata"]["Arn"]
         return kek.active_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import FieldError
-from django.db.models import QuerySet
+from django.db.models import Manager, QuerySet
 
 from .fields import BlindIndexField
 from .query import DecryptingQuery
@@ -21,7 +21,7 @@ def blind_index_field(model, name: str) -> BlindIndexField:
     )
 
 
-def blind_lookup(queryset: QuerySet, **values) -> QuerySet:
+def blind_lookup(queryset: QuerySet | Manager, **values) -> QuerySet:
     """blind_lookup(Customer.objects, email="A@B.com") -> rows whose normalised email matches exactly.
 
     Keyword names are encrypted fields (or their index fields); several keywords are ANDed. The index is

@@ -23,10 +23,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain, islice
 from types import MappingProxyType
+from typing import TYPE_CHECKING, cast
 
 from django.db import connections, models
 from django.db.models.expressions import Col
 from django.db.models.sql import Query
+from django.db.models.sql.compiler import SQLCompiler
 
 from .errors import BlindIndexMismatchError
 from .keyring import identity_column_bytes
@@ -40,7 +42,16 @@ def _chunks(rows: Iterable) -> Iterator[list]:
         yield chunk
 
 
-class DecryptingCompilerMixin:
+# For the type checker the mixin is the SQLCompiler it is mixed into (its super() calls reach that compiler).
+if TYPE_CHECKING:
+    from .fields import BlindIndexField  # imported at run time where used (fields imports this module)
+
+    _CompilerBase = SQLCompiler
+else:
+    _CompilerBase = object
+
+
+class DecryptingCompilerMixin(_CompilerBase):
     """Decrypts each encrypted column a chunk of rows at a time, with the row context it needs.
 
     Every encrypted column is read together with its row's primary key (errors name the row) and, for
@@ -54,6 +65,7 @@ class DecryptingCompilerMixin:
     row_context: Mapping[int, tuple[int | None, int | None]] = MappingProxyType({})
     index_checks: Sequence[tuple] = ()
     extra_columns = 0
+    col_count: int  # set by setup_query(), as SQLCompiler does
 
     def setup_query(self, with_col_aliases=False):
         super().setup_query(with_col_aliases=with_col_aliases)
@@ -88,9 +100,9 @@ class DecryptingCompilerMixin:
         verified = getattr(query, "verified_blind_indexes", ())
         if verified and can_add:
             alias = query.base_table  # (get_initial_alias() would add a reference to the query)
-            model = query.model
+            model = cast("type[models.Model]", query.model)  # a SELECT that verifies indexes has a model
             for name in verified:
-                index = model._meta.get_field(name)
+                index = cast("BlindIndexField", model._meta.get_field(name))
                 source = model._meta.get_field(index.source)
                 self.index_checks.append(
                     (index, position(alias, index), position(alias, source), position(alias, model._meta.pk))
@@ -187,5 +199,8 @@ class EncryptedQuerySet(models.QuerySet):
         super().__init__(model=model, query=query, using=using, hints=hints)
 
 
-class EncryptedManager(models.Manager.from_queryset(EncryptedQuerySet)):
+_EncryptedManagerBase = models.Manager.from_queryset(EncryptedQuerySet)
+
+
+class EncryptedManager(_EncryptedManagerBase):
     """The manager for models with encrypted fields: list reads decrypt a chunk of rows at a time."""

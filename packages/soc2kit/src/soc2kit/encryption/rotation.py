@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -31,7 +31,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass(frozen=True)
 class EncryptedTable:
     model: type[models.Model]
-    fields: tuple[models.Field, ...]
+    fields: tuple[EncryptedFieldMixin, ...]
 
     @property
     def label(self) -> str:
@@ -50,7 +50,8 @@ def encrypted_tables() -> list[EncryptedTable]:
     return tables
 
 
-def _quote(name: str) -> str:
+def _quote(name: str | None) -> str:
+    assert name is not None  # a concrete field's column (None only before contribute_to_class)
     return connection.ops.quote_name(name)
 
 
@@ -126,7 +127,7 @@ def _in_locked_batches(
     model: type[models.Model],
     where: str,
     params: list,
-    columns: list[str | None],
+    columns: Sequence[str | None],
     batch_size: int,
     handle: Callable[[list[tuple]], None],
     committed: Callable[[int], object],
@@ -138,7 +139,7 @@ def _in_locked_batches(
     Resumable by construction: `where` selects only the rows still to do.
     """
     selected = [name for name in columns if name is not None]
-    matching = (
+    matching: EncryptedQuerySet = (
         EncryptedQuerySet(model)
         # `where` is built by this module from quoted column names; values travel as parameters.
         .filter(RawSQL(where, params, output_field=models.BooleanField()))  # noqa: S611
@@ -161,13 +162,15 @@ def _in_locked_batches(
         committed(done)
 
 
-def _with_nones(row: tuple, columns: list[str | None]) -> tuple:
+def _with_nones(row: tuple, columns: Sequence[str | None]) -> tuple:
     values = iter(row[1:])
     return (row[0], *(None if name is None else next(values) for name in columns))
 
 
 def _write_values(
-    model: type[models.Model], fields: tuple[models.Field, ...], rows: list[tuple[object, list[str | None]]]
+    model: type[models.Model],
+    fields: tuple[models.Field, ...],
+    rows: Sequence[tuple[object, Sequence[str | None]]],
 ) -> None:
     """Write text columns of many rows in one statement: UPDATE ... FROM unnest(<one array per column>).
 

@@ -1,5 +1,7 @@
 """X-Forwarded-For is believed only from the configured proxies, and read from the right."""
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
@@ -8,7 +10,7 @@ from soc2kit.accounts.client_ip import get_client_ip
 
 
 def ip(remote: str, forwarded: str | None = None) -> str:
-    meta = {"REMOTE_ADDR": remote}
+    meta: dict[str, Any] = {"REMOTE_ADDR": remote}  # WSGI environ entries, as **extra
     if forwarded is not None:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded
     return get_client_ip(RequestFactory().get("/", **meta))

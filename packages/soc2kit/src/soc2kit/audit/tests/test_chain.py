@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -58,7 +59,7 @@ def test_update_and_delete_are_rejected_by_the_database():
     assert AuditEvent.objects.get(pk=event.pk).outcome == "success"
 
 
-def _tamper(sql: str, params: list[object]) -> None:
+def _tamper(sql: str, params: list[Any]) -> None:
     """What an attacker with table-owner rights could do: switch the trigger off, rewrite, switch it on."""
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -52,7 +53,7 @@ def _as_table_owner(sql: str) -> None:
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
 
 
-def _checkpoints(path: Path) -> list[dict[str, object]]:
+def _checkpoints(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 

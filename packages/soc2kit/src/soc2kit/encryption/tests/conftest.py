@@ -1,6 +1,7 @@
 import base64
 import json
 import os
+from typing import Any
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -44,7 +45,7 @@ def encryption_settings(settings):
     return conf
 
 
-def raw_column(model, column: str, pk) -> str | None:
+def raw_column(model, column: str, pk) -> Any:  # the column's text, or None for NULL
     """The stored value, read with plain SQL (no field conversion)."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:

@@ -138,7 +138,7 @@ def test_an_index_copied_from_another_row_is_caught_on_search(people):
     assert blind_lookup(Person.objects, email="grace@example.com").count() == 2  # counting decrypts nothing
 
 
-def test_blind_index_key_rotation_keeps_searches_working(people, settings, encryption_settings):
+def test_blind_index_key_rotation_keeps_searches_working(people, settings, encryption_settings, monkeypatch):
     old = encryption_settings["BLIND_INDEX_KEY"]
     legacy = people[2]  # an index written before index values carried their key id
     write_raw(Person, "email_index", legacy.pk, raw_column(Person, "email_index", legacy.pk).split(":", 1)[1])
@@ -160,12 +160,10 @@ def test_blind_index_key_rotation_keeps_searches_working(people, settings, encry
         if done > 0:
             raise KeyboardInterrupt
 
-    RebuildCommand._progress = interrupt_after_one_batch
-    try:
+    with monkeypatch.context() as patched:
+        patched.setattr(RebuildCommand, "_progress", interrupt_after_one_batch)
         with pytest.raises(CommandError, match=r"Interrupted.*Run 'manage\.py rebuild_blind_indexes' again"):
             call_command("rebuild_blind_indexes", "--batch-size", "2", stdout=io.StringIO())
-    finally:
-        RebuildCommand._progress = original
     prefixes = {raw_column(Person, "email_index", p.pk)[:2] for p in people}
     assert "2:" in prefixes  # half done
     assert prefixes != {"2:"}

@@ -137,7 +137,7 @@ def test_alert_goes_to_admins_by_mail_without_pii():
     assert message.to == ["security@example.test"]
     assert "SECURITY ALERT lockout" in message.subject
     assert "203.0.113.9" in message.body
-    assert SECRETS_AND_PII["email"] not in message.subject + message.body
+    assert SECRETS_AND_PII["email"] not in f"{message.subject}{message.body}"
 
 
 def test_redact_text_patterns():
@@ -182,7 +182,7 @@ def test_a_scripted_session_leaves_no_personal_value_in_any_log_line(log_output,
     assert stranger.post("/api/customers/search/", {"email": CANARY["email"]}).status_code == 403  # CSRF
 
     lines = log_output()
-    text = raw(lines) + "".join(message.subject + message.body for message in mail.outbox)
+    text = raw(lines) + "".join(f"{message.subject}{message.body}" for message in mail.outbox)
     for name, value in CANARY.items():
         assert value not in text, name
         assert value.replace(" ", "") not in text, name

@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import logging.config
+from typing import Any
 
 import boto3
 import pytest
@@ -56,7 +57,7 @@ def alert_handler_class():
     DJANGO_ALERT_HANDLER_CLASS does it; restores the configured logging after the test."""
 
     def configure(class_path: str) -> None:
-        config = copy.deepcopy(settings.LOGGING)
+        config: dict[str, Any] = copy.deepcopy(settings.LOGGING)
         config["handlers"]["alert"]["class"] = class_path
         logging.config.dictConfig(config)
 

@@ -185,11 +185,14 @@ def test_aws_mode_migration_logs_in_from_the_url_without_reading_the_credentials
         "postgres://soc2kit_owner:owner%23pw%25Zq81x@db.internal.example:5432/soc2kit"
     )
     environment["DJANGO_DATABASE_CREDENTIALS_SOURCE"] = "url"
-    read = []
+    read: list[str] = []
     original = SecretSource._fetch
-    monkeypatch.setattr(
-        SecretSource, "_fetch", lambda self, name, arn: read.append(name) or original(self, name, arn)
-    )
+
+    def fetch(self: SecretSource, name: str, arn: str) -> str:
+        read.append(name)
+        return original(self, name, arn)
+
+    monkeypatch.setattr(SecretSource, "_fetch", fetch)
     database = load_production_settings(monkeypatch, environment).DATABASES["default"]
     assert (database["USER"], database["PASSWORD"]) == ("soc2kit_owner", "owner#pw%Zq81x")
     assert database["OPTIONS"]["sslmode"] == "verify-full"
