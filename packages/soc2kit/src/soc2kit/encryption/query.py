@@ -135,7 +135,7 @@ class DecryptingCompilerMixin(_CompilerBase):
         converted = chain.from_iterable(map(partial(self._convert_chunk, batched, keep), _chunks(rows)))
         return super().apply_converters(converted, others) if others else converted
 
-    def _convert_chunk(self, batched: list[tuple], keep: int, chunk: list) -> Iterator[list]:
+    def _convert_chunk(self, batched: list[tuple], keep: int, chunk: list) -> Iterator[tuple]:
         columns = list(zip(*chunk, strict=True))
         identities = {}  # identity column position -> its 16-byte values, shared by the row's columns
         for position, batch, identity_position, pk_position in batched:
@@ -161,7 +161,8 @@ class DecryptingCompilerMixin(_CompilerBase):
                     )
         if self.extra_columns:
             del columns[keep:]
-        return map(list, zip(*columns, strict=True))
+        # Rows as tuples, as the cursor returns them (no list per row); Django only reads and slices them.
+        return zip(*columns, strict=True)
 
 
 class DecryptingQuery(Query):
