@@ -305,6 +305,18 @@ def app_host(app_hosts):
 
 
 @pytest.fixture(scope="session")
+def collector(group_host):
+    """testinfra host of the central log collector (ENV=local and molecule only)."""
+    return group_host("log_collectors")
+
+
+@pytest.fixture(scope="session")
+def db(group_host):
+    """testinfra host of the PostgreSQL server (ENV=local and molecule only; AWS uses RDS)."""
+    return group_host("db_hosts")
+
+
+@pytest.fixture(scope="session")
 def site(facts, app_host, tmp_path_factory) -> Site:
     root = None
     if facts.acme_root_url:

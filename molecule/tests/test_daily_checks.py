@@ -24,21 +24,11 @@ ACCOUNT_BACKUPS = (
 ACCOUNT_BACKUPS += "chmod 0600 /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow-"
 
 
-@pytest.fixture(scope="module")
-def app(group_host):
-    return group_host("app_hosts")
-
-
-@pytest.fixture(scope="module")
-def collector(group_host):
-    return group_host("log_collectors")
-
-
-def test_daily_checks_timer_fires_once_a_day_at_a_random_time(app):
-    timer = app.service("soc2kit-daily-checks.timer")
+def test_daily_checks_timer_fires_once_a_day_at_a_random_time(app_host):
+    timer = app_host.service("soc2kit-daily-checks.timer")
     assert timer.is_enabled
     assert timer.is_running
-    shown = app.check_output(
+    shown = app_host.check_output(
         "systemctl show soc2kit-daily-checks.timer -p TimersCalendar -p RandomizedDelayUSec -p Persistent"
     )
     assert "OnCalendar=*-*-* 00:00:00 ;" in shown  # `daily`, as systemd normalises it
@@ -47,13 +37,13 @@ def test_daily_checks_timer_fires_once_a_day_at_a_random_time(app):
     assert "Persistent=yes" in shown
 
 
-def _run_checks(app):
+def _run_checks(app_host):
     """Starts the service and waits for it (oneshot); returns this run's results, control -> status."""
-    with app.sudo():
-        app.run(f"systemctl start {SERVICE}")  # exits non-zero when a control fails: that is a result
+    with app_host.sudo():
+        app_host.run(f"systemctl start {SERVICE}")  # exits non-zero when a control fails: that is a result
         return {
             control: item["status"]
-            for control, item in json.loads(app.file(STATE_FILE).content_string).items()
+            for control, item in json.loads(app_host.file(STATE_FILE).content_string).items()
         }
 
 
@@ -72,29 +62,29 @@ def _wait_for_new_line(collector, path, seen, needle, timeout=60.0):
 
 
 @pytest.mark.disruptive  # loosens /etc/group- for the length of one check run, then restores it
-def test_loosened_file_mode_raises_drift_alert_on_collector_then_passes(app, collector):
-    host_name = app.check_output("hostname")
-    shipped = f"{REMOTE_DIR}/{app.check_output('hostname --fqdn')}/soc2kit-daily-checks.log"
-    with app.sudo():
-        app.check_output(ACCOUNT_BACKUPS)
-    before = _run_checks(app)
+def test_loosened_file_mode_raises_drift_alert_on_collector_then_passes(app_host, collector):
+    host_name = app_host.check_output("hostname")
+    shipped = f"{REMOTE_DIR}/{app_host.check_output('hostname --fqdn')}/soc2kit-daily-checks.log"
+    with app_host.sudo():
+        app_host.check_output(ACCOUNT_BACKUPS)
+    before = _run_checks(app_host)
     assert before["file_modes"] == "pass", f"file_modes fails on the converged host: {before}"
-    passed_at = json.loads(app.file(STATE_FILE).content_string)["file_modes"]["time"]
+    passed_at = json.loads(app_host.file(STATE_FILE).content_string)["file_modes"]["time"]
     seen = len(_collector_lines(collector, shipped))
     try:
-        with app.sudo():
-            app.check_output(f"chmod 0644 {PROBE_FILE}")
-        broken = _run_checks(app)
+        with app_host.sudo():
+            app_host.check_output(f"chmod 0644 {PROBE_FILE}")
+        broken = _run_checks(app_host)
         alerts = _wait_for_new_line(collector, shipped, seen, "SECURITY ALERT daily_check_drift: file_modes")
     finally:
-        with app.sudo():
-            app.check_output(f"chmod {PROBE_MODE} {PROBE_FILE}")
+        with app_host.sudo():
+            app_host.check_output(f"chmod {PROBE_MODE} {PROBE_FILE}")
     assert broken["file_modes"] == "fail"
     assert alerts, f"no drift alert reached {shipped} on the collector"
     assert f"file_modes on {host_name} passed at {passed_at} and fails now" in alerts[0]
     assert f"{PROBE_FILE} is root:root:0644, expected root:root:{PROBE_MODE}" in alerts[0]
     seen = len(_collector_lines(collector, shipped))
-    restored = _run_checks(app)
+    restored = _run_checks(app_host)
     assert restored["file_modes"] == "pass"
     results = _wait_for_new_line(collector, shipped, seen, '"soc2kit_check": "file_modes"')
     assert results, "the passing result did not reach the collector"

@@ -6,6 +6,7 @@ values and auditd in containers) the configuration is checked. Run alone with
 `pytest --hosts=podman://NAME molecule/tests/test_hardening.py`.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -185,20 +186,36 @@ def test_sysctl_hardening_setting(host, in_container, name, value):
 
 
 # --- login.defs, PAM ------------------------------------------------------------------------------
+PROBE_ACCOUNT = "hardeningprobe"
+PROBE_PASSWORD = "Vq7#pLm2-xR9!tZw4"
+
+
+@contextlib.contextmanager
+def probe_account(host, *, home: bool = False, password: str | None = None):
+    """A throw-away local account (useradd, as an operator would), removed afterwards with every trace the
+    tests leave: its faillock record, its password history and its home. Yields its name; runs as root."""
+    user = PROBE_ACCOUNT
+    cleanup = (
+        f"faillock --user {user} --reset 2>/dev/null; userdel -r {user} 2>/dev/null"
+        f" || userdel {user} 2>/dev/null; sed -i '/^{user}:/d' /etc/security/opasswd 2>/dev/null; true"
+    )
+    with host.sudo():
+        host.run(cleanup)
+        host.check_output(f"useradd {'-m' if home else '-M'} -s /usr/sbin/nologin {user}")
+        try:
+            if password is not None:
+                host.check_output(f"echo {shlex.quote(user + ':' + password)} | chpasswd")
+            yield user
+        finally:
+            host.run(cleanup)
 
 
 @pytest.mark.cis("5.4.1.1", "5.4.1.3")
 @pytest.mark.disruptive  # adds and removes a probe account (useradd rewrites /etc/passwd- and friends)
 def test_new_accounts_get_password_aging_and_private_home(host):
-    user = "hardeningprobe"
-    with host.sudo():
-        host.run(f"userdel -r {user}")
-        host.check_output(f"useradd -m -s /usr/sbin/nologin {user}")
-        try:
-            aging = host.check_output(f"chage -l {user}")
-            home_mode = host.file(f"/home/{user}").mode
-        finally:
-            host.run(f"userdel -r {user}")
+    with probe_account(host, home=True) as user, host.sudo():
+        aging = host.check_output(f"chage -l {user}")
+        home_mode = host.file(f"/home/{user}").mode
     max_days = int(re.search(r"Maximum number of days between password change\s*:\s*(\d+)", aging)[1])
     min_days = int(re.search(r"Minimum number of days between password change\s*:\s*(\d+)", aging)[1])
     assert 1 <= max_days <= 365
@@ -217,15 +234,9 @@ def test_login_defs_hashing_and_umask(host):
 def test_pam_pwquality_rejects_weak_password(host):
     common_password = host.file("/etc/pam.d/common-password").content_string
     assert re.search(r"^password\s+requisite\s+pam_pwquality\.so", common_password, re.M)
-    user = "hardeningprobe"
-    with host.sudo():
-        host.run(f"userdel -r {user}")
-        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
-        try:
-            weak = host.run(f"echo {user}:password1 | chpasswd")
-            strong = host.run(f"echo {user}:'Vq7#pLm2-xR9!tZw4' | chpasswd")
-        finally:
-            host.run(f"userdel {user}")
+    with probe_account(host) as user, host.sudo():
+        weak = host.run(f"echo {user}:password1 | chpasswd")
+        strong = host.run(f"echo {user}:{shlex.quote(PROBE_PASSWORD)} | chpasswd")
     assert weak.rc != 0, "a weak password was accepted"
     assert "BAD PASSWORD" in weak.stderr
     assert strong.rc == 0, strong.stderr
@@ -249,22 +260,15 @@ def test_pam_faillock_locks_after_failed_logins(host):
         re.search(r"^deny\s*=\s*(\d+)", host.file("/etc/security/faillock.conf").content_string, re.M)[1]
     )
     assert 1 <= deny <= 10
-    user, password = "hardeningprobe", "Vq7#pLm2-xR9!tZw4"
 
     def pam_authenticate(secret):
-        command = f"python3 -c {shlex.quote(PAM_AUTHENTICATE)} sshd {user} {shlex.quote(secret)}"
+        command = f"python3 -c {shlex.quote(PAM_AUTHENTICATE)} sshd {PROBE_ACCOUNT} {shlex.quote(secret)}"
         return host.check_output(command)
 
-    with host.sudo():
-        host.run(f"userdel -r {user}")
-        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
-        try:
-            host.check_output(f"echo {shlex.quote(user + ':' + password)} | chpasswd")
-            before = pam_authenticate(password)
-            failures = [pam_authenticate("wrong-password") for _ in range(deny)]
-            while_locked = pam_authenticate(password)
-        finally:
-            host.run(f"faillock --user {user} --reset; userdel {user}")
+    with probe_account(host, password=PROBE_PASSWORD), host.sudo():
+        before = pam_authenticate(PROBE_PASSWORD)
+        failures = [pam_authenticate("wrong-password") for _ in range(deny)]
+        while_locked = pam_authenticate(PROBE_PASSWORD)
     assert before == "0", "the right password must work before any failure"
     assert "0" not in failures
     assert while_locked != "0", f"account not locked after {deny} failures"
@@ -684,7 +688,6 @@ def test_time_synchronised(host, in_container):
 
 # --- CIS Debian 12 Level 1 - Server: the gaps an external scan found (issue 16 §1) ------------------
 # Each test names the CIS ids it checks (@pytest.mark.cis); `make controls` lists them in CONTROLS.md.
-PROBE_PASSWORD = "Vq7#pLm2-xR9!tZw4"
 # What `useradd -D` reports: the defaults of new accounts.
 NEW_ACCOUNT_DEFAULTS = "/etc/default/useradd"
 VM_ONLY_MOUNTS = ("/tmp", "/dev/shm", "/var/tmp")  # noqa: S108 (their mount options are checked)
@@ -703,16 +706,9 @@ def _stack_modules(pam_file: str, kind: str) -> list[str]:
 def test_pam_unix_refuses_empty_password(host):
     for path in ("/etc/pam.d/common-auth", "/etc/pam.d/common-password"):
         assert "nullok" not in host.file(path).content_string, f"{path} lets pam_unix accept empty passwords"
-    user = "hardeningprobe"
-    with host.sudo():
-        host.run(f"userdel -r {user}")
-        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
-        try:
-            host.check_output(f"passwd -d {user}")
-            command = f"python3 -c {shlex.quote(PAM_AUTHENTICATE)} sshd {user} ''"
-            empty = host.check_output(command)
-        finally:
-            host.run(f"faillock --user {user} --reset; userdel {user}")
+    with probe_account(host) as user, host.sudo():
+        host.check_output(f"passwd -d {user}")
+        empty = host.check_output(f"python3 -c {shlex.quote(PAM_AUTHENTICATE)} sshd {user} ''")
     assert empty != "0", "an account without a password authenticated with an empty one"
 
 
@@ -726,16 +722,10 @@ def test_pam_pwhistory_refuses_a_reused_password(host):
     )
     remember = int(re.search(r"pam_pwhistory\.so.*\bremember=(\d+)", common_password)[1])
     assert remember >= 24
-    user, first, second = "hardeningprobe", PROBE_PASSWORD, "Kw3$uTn8-eB5!yHq2"
-    with host.sudo():
-        host.run(f"userdel -r {user}")
-        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
-        try:
-            host.check_output(f"echo {shlex.quote(user + ':' + first)} | chpasswd")
-            host.check_output(f"echo {shlex.quote(user + ':' + second)} | chpasswd")
-            reused = host.run(f"echo {shlex.quote(user + ':' + first)} | chpasswd")
-        finally:
-            host.run(f"userdel {user}; sed -i '/^{user}:/d' /etc/security/opasswd")
+    first, second = PROBE_PASSWORD, "Kw3$uTn8-eB5!yHq2"
+    with probe_account(host, password=first) as user, host.sudo():
+        host.check_output(f"echo {shlex.quote(user + ':' + second)} | chpasswd")
+        reused = host.run(f"echo {shlex.quote(user + ':' + first)} | chpasswd")
     assert reused.rc != 0, "a password used before was accepted again"
 
 
@@ -744,14 +734,8 @@ def test_pam_pwhistory_refuses_a_reused_password(host):
 def test_pam_pwquality_refuses_four_sequential_characters(host):
     pwquality = host.file("/etc/security/pwquality.conf").content_string
     assert 0 < int(re.search(r"^maxsequence\s*=\s*(\d+)", pwquality, re.M)[1]) <= 3
-    user = "hardeningprobe"
-    with host.sudo():
-        host.run(f"userdel -r {user}")
-        host.check_output(f"useradd -M -s /usr/sbin/nologin {user}")
-        try:
-            sequence = host.run(f"echo {user}:'Xq7#abcd-R9!tZw' | chpasswd")
-        finally:
-            host.run(f"userdel {user}")
+    with probe_account(host) as user, host.sudo():
+        sequence = host.run(f"echo {user}:'Xq7#abcd-R9!tZw' | chpasswd")
     assert sequence.rc != 0, "a password with the sequence abcd was accepted"
 
 

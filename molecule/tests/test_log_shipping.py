@@ -20,18 +20,8 @@ RELP_PORT = 2514
 
 
 @pytest.fixture(scope="module")
-def app(group_host):
-    return group_host("app_hosts")
-
-
-@pytest.fixture(scope="module")
-def collector(group_host):
-    return group_host("log_collectors")
-
-
-@pytest.fixture(scope="module")
-def app_fqdn(app):
-    return app.check_output("hostname --fqdn")
+def app_fqdn(app_host):
+    return app_host.check_output("hostname --fqdn")
 
 
 def wait_for_lines(collector, path, needle, expected=1, timeout=30.0):
@@ -48,8 +38,8 @@ def wait_for_lines(collector, path, needle, expected=1, timeout=30.0):
     return lines
 
 
-def test_rsyslog_configuration_valid_and_running(app, collector):
-    for host in (app, collector):
+def test_rsyslog_configuration_valid_and_running(app_host, collector):
+    for host in (app_host, collector):
         assert host.run("rsyslogd -N1").rc == 0
         assert host.service("rsyslog").is_running
         assert host.service("rsyslog").is_enabled
@@ -59,8 +49,8 @@ def test_rsyslog_configuration_valid_and_running(app, collector):
 RSYSLOG_MAX_EXPOSURE = 3.0
 
 
-def test_rsyslog_runs_sandboxed(app, collector):
-    for host in (app, collector):
+def test_rsyslog_runs_sandboxed(app_host, collector):
+    for host in (app_host, collector):
         summary = host.check_output("systemd-analyze security rsyslog.service | tail -1")
         exposure = float(summary.split("rsyslog.service:")[1].split()[0])
         assert exposure <= RSYSLOG_MAX_EXPOSURE, summary
@@ -68,20 +58,21 @@ def test_rsyslog_runs_sandboxed(app, collector):
         assert shown.split() == ["cap_chown", "cap_dac_override", "cap_syslog", "strict"]
 
 
-def test_sandboxed_rsyslog_reads_logs_of_other_services(app):
+def test_sandboxed_rsyslog_reads_logs_of_other_services(app_host):
     # nginx's and Apache's logs are www-data/root:adm 0640: the sandbox keeps the access rsyslog needs.
-    denied = app.run("journalctl -u rsyslog -b --no-pager | grep -c 'Permission denied'")
-    assert denied.stdout.strip() == "0", app.check_output("journalctl -u rsyslog -b --no-pager | tail -20")
+    denied = app_host.run("journalctl -u rsyslog -b --no-pager | grep -c 'Permission denied'")
+    recent = "journalctl -u rsyslog -b --no-pager | tail -20"
+    assert denied.stdout.strip() == "0", app_host.check_output(recent)
 
 
-def test_private_keys_readable_by_root_only(app, collector):
-    for host in (app, collector):
+def test_private_keys_readable_by_root_only(app_host, collector):
+    for host in (app_host, collector):
         key = host.file(f"{TLS_DIR}/host.key")
         assert (key.user, key.mode) == ("root", 0o600)
 
 
-def test_client_uses_disk_queue_retrying_forever(app):
-    config = app.file("/etc/rsyslog.d/60-soc2kit-ship.conf").content_string
+def test_client_uses_disk_queue_retrying_forever(app_host):
+    config = app_host.file("/etc/rsyslog.d/60-soc2kit-ship.conf").content_string
     for setting in (
         'queue.type="Disk"',
         'queue.saveOnShutdown="on"',
@@ -96,30 +87,30 @@ def test_collector_listens_for_relp(collector):
     assert collector.socket(f"tcp://0.0.0.0:{RELP_PORT}").is_listening
 
 
-def test_syslog_message_arrives_on_collector(app, collector, app_fqdn):
+def test_syslog_message_arrives_on_collector(app_host, collector, app_fqdn):
     marker = f"soc2kit-probe-{uuid.uuid4()}"
-    app.check_output("logger -t soc2kit-probe %s", marker)
+    app_host.check_output("logger -t soc2kit-probe %s", marker)
     assert wait_for_lines(collector, f"{REMOTE_DIR}/{app_fqdn}/soc2kit-probe.log", marker)
 
 
-def test_auth_messages_arrive_on_collector(app, collector, app_fqdn):
+def test_auth_messages_arrive_on_collector(app_host, collector, app_fqdn):
     marker = f"soc2kit-auth-{uuid.uuid4()}"
-    app.check_output("logger -p authpriv.notice -t sudo %s", marker)
+    app_host.check_output("logger -p authpriv.notice -t sudo %s", marker)
     assert wait_for_lines(collector, f"{REMOTE_DIR}/{app_fqdn}/sudo.log", marker)
 
 
-def test_web_access_log_line_arrives_on_collector(app, collector, app_fqdn):
-    log_dirs = [d for d in ("/var/log/nginx", "/var/log/apache2") if app.file(d).is_directory]
+def test_web_access_log_line_arrives_on_collector(app_host, collector, app_fqdn):
+    log_dirs = [d for d in ("/var/log/nginx", "/var/log/apache2") if app_host.file(d).is_directory]
     assert log_dirs, "neither /var/log/nginx nor /var/log/apache2 exists on the app host"
     for log_dir in log_dirs:
         server = "nginx" if log_dir.endswith("nginx") else "apache"
         marker = f"soc2kit-web-{uuid.uuid4()}"
         line = f'{{"remote_addr":"127.0.0.1","request":"GET /{marker} HTTP/1.1","status":200}}'
-        app.check_output("echo %s >> %s", line, f"{log_dir}/soc2kit-probe-access.log")
+        app_host.check_output("echo %s >> %s", line, f"{log_dir}/soc2kit-probe-access.log")
         try:
             assert wait_for_lines(collector, f"{REMOTE_DIR}/{app_fqdn}/{server}-access.log", marker)
         finally:
-            app.run("rm -f %s", f"{log_dir}/soc2kit-probe-access.log")
+            app_host.run("rm -f %s", f"{log_dir}/soc2kit-probe-access.log")
 
 
 def _pki_dir():
@@ -131,7 +122,7 @@ def _pki_dir():
     return path
 
 
-def _send_with_certificate(app, collector_address, collector_name, cert_pem, key_pem, marker):
+def _send_with_certificate(app_host, collector_address, collector_name, cert_pem, key_pem, marker):
     """Runs a throw-away rsyslogd on the app host that sends one line over RELP with the given cert."""
     work = f"/run/soc2kit-peer-{uuid.uuid4().hex[:8]}"
     config = f"""
@@ -144,13 +135,13 @@ action(type="omrelp" target="{collector_address}" port="{RELP_PORT}" tls="on"
        tls.authMode="name" tls.permittedPeer=["{collector_name}"]
        action.resumeRetryCount="3" action.resumeInterval="1")
 """
-    app.check_output("install -d -m 0700 %s", work)
+    app_host.check_output("install -d -m 0700 %s", work)
     for name, content in (("peer.crt", cert_pem), ("peer.key", key_pem), ("rsyslog.conf", config)):
-        app.check_output("printf '%%s' %s > %s", content, f"{work}/{name}")
-    app.check_output("chmod 0600 %s", f"{work}/peer.key")
-    app.check_output("echo %s > %s", marker, f"{work}/in.log")
-    app.run("timeout 6 rsyslogd -n -f %s -i %s", f"{work}/rsyslog.conf", f"{work}/pid")
-    app.run("rm -rf %s", work)
+        app_host.check_output("printf '%%s' %s > %s", content, f"{work}/{name}")
+    app_host.check_output("chmod 0600 %s", f"{work}/peer.key")
+    app_host.check_output("echo %s > %s", marker, f"{work}/in.log")
+    app_host.run("timeout 6 rsyslogd -n -f %s -i %s", f"{work}/rsyslog.conf", f"{work}/pid")
+    app_host.run("rm -rf %s", work)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +160,7 @@ def collector_address(collector):
 
 
 def test_sender_with_unpermitted_certificate_name_refused(
-    app, collector, collector_address, collector_name, tmp_path
+    app_host, collector, collector_address, collector_name, tmp_path
 ):
     pki = _pki_dir()
     key, cert = tmp_path / "intruder.key", tmp_path / "intruder.crt"
@@ -184,7 +175,9 @@ def test_sender_with_unpermitted_certificate_name_refused(
     count_refusals = "grep -c 'no permited name found.*intruder.soc2kit.test' /var/log/syslog || true"
     refusals_before = int(collector.check_output(count_refusals) or 0)
     refused = f"soc2kit-intruder-{uuid.uuid4()}"
-    _send_with_certificate(app, collector_address, collector_name, cert.read_text(), key.read_text(), refused)
+    _send_with_certificate(
+        app_host, collector_address, collector_name, cert.read_text(), key.read_text(), refused
+    )
     stored = collector.run("grep -rlF -- %s %s", refused, REMOTE_DIR)
     assert stored.stdout == "", f"message from a refused peer was stored in {stored.stdout}"
     assert int(collector.check_output(count_refusals) or 0) > refusals_before
@@ -192,7 +185,7 @@ def test_sender_with_unpermitted_certificate_name_refused(
     # Same harness, the app's own (permitted) certificate: the line arrives, so the refusal above
     # came from the name check and not from a broken harness.
     accepted = f"soc2kit-peer-{uuid.uuid4()}"
-    own_cert = app.file(f"{TLS_DIR}/host.crt").content_string
-    own_key = app.check_output("cat %s", f"{TLS_DIR}/host.key")
-    _send_with_certificate(app, collector_address, collector_name, own_cert, own_key + "\n", accepted)
+    own_cert = app_host.file(f"{TLS_DIR}/host.crt").content_string
+    own_key = app_host.check_output("cat %s", f"{TLS_DIR}/host.key")
+    _send_with_certificate(app_host, collector_address, collector_name, own_cert, own_key + "\n", accepted)
     assert wait_for_lines(collector, f"{REMOTE_DIR}/*/soc2kit-peer.log", accepted, timeout=15)

@@ -22,23 +22,13 @@ RELP_WINDOW = 1024
 DRAIN_TIMEOUT = 90.0
 
 
-@pytest.fixture(scope="module")
-def app(group_host):
-    return group_host("app_hosts")
-
-
-@pytest.fixture(scope="module")
-def collector(group_host):
-    return group_host("log_collectors")
-
-
 def _received(collector, path, run_id):
     """Sequence numbers of this run's messages stored on the collector (with repeats)."""
     out = collector.run(f"grep -hoE 'run={run_id} seq=[0-9]+' {path} || true").stdout
     return [int(line.rsplit("=", 1)[1]) for line in out.splitlines()]
 
 
-def test_collector_outage_loses_no_message(app, collector, record_property):
+def test_collector_outage_loses_no_message(app_host, collector, record_property):
     assert OUTAGE_SECONDS >= 5, "SOC2KIT_LOG_OUTAGE_SECONDS must be at least 5"
     run_id = uuid.uuid4().hex[:12]
     tag = "soc2kit-outage"
@@ -51,17 +41,17 @@ def test_collector_outage_loses_no_message(app, collector, record_property):
         f"while [ $SECONDS -lt $end ]; do i=$((i+1)); logger -t {tag} 'run={run_id} seq='$i; "
         f"sleep {1 / MESSAGES_PER_SECOND}; done; echo $i > {count_file}"
     )
-    app.check_output("systemd-run --quiet --collect --unit %s /bin/bash -c %s", unit, script)
+    app_host.check_output("systemd-run --quiet --collect --unit %s /bin/bash -c %s", unit, script)
     try:
         time.sleep(3)
         collector.check_output("systemctl stop syslog.socket rsyslog.service")
         stopped_at = time.monotonic()
         try:
             time.sleep(OUTAGE_SECONDS / 2)
-            queued = app.run("ls /var/spool/rsyslog/ | grep -c '^soc2kit_relp' || true").stdout.strip()
+            queued = app_host.run("ls /var/spool/rsyslog/ | grep -c '^soc2kit_relp' || true").stdout.strip()
             assert int(queued or 0) > 0, "no disk queue file on the app host while the collector is down"
             time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped_at)))
-            assert app.run("systemctl is-active --quiet %s", unit).rc == 0, (
+            assert app_host.run("systemctl is-active --quiet %s", unit).rc == 0, (
                 "writer ended before the outage did"
             )
         finally:
@@ -69,15 +59,15 @@ def test_collector_outage_loses_no_message(app, collector, record_property):
         outage = time.monotonic() - stopped_at
 
         deadline = time.monotonic() + writer_seconds + 30
-        while app.run("test -s %s", count_file).rc != 0:
+        while app_host.run("test -s %s", count_file).rc != 0:
             assert time.monotonic() < deadline, "log writer did not finish"
             time.sleep(1)
-        sent = int(app.check_output("cat %s", count_file))
+        sent = int(app_host.check_output("cat %s", count_file))
     finally:
-        app.run("systemctl stop %s", unit)
-        app.run("rm -f %s", count_file)
+        app_host.run("systemctl stop %s", unit)
+        app_host.run("rm -f %s", count_file)
 
-    fqdn = app.check_output("hostname --fqdn")
+    fqdn = app_host.check_output("hostname --fqdn")
     path = f"/var/log/remote/{fqdn}/{tag}.log"
     started = time.monotonic()
     received = _received(collector, path, run_id)

@@ -21,16 +21,6 @@ PRIVILEGES = "ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']"
 
 
 @pytest.fixture(scope="module")
-def db(group_host):
-    return group_host("db_hosts")
-
-
-@pytest.fixture(scope="module")
-def app(group_host):
-    return group_host("app_hosts")
-
-
-@pytest.fixture(scope="module")
 def secrets_dir():
     default = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / ".cache" / "secrets"
     path = Path(
@@ -62,14 +52,14 @@ def _sql(db, query):
     return result.stdout.strip()
 
 
-def _connect(app, server, password, sslmode, query="SELECT 1", host_name=None, user=APP_ROLE):
+def _connect(app_host, server, password, sslmode, query="SELECT 1", host_name=None, user=APP_ROLE):
     name, address = server
     dsn = (
         f"host={host_name or name} hostaddr={address} dbname={DATABASE} user={user} "
         f"sslmode={sslmode} sslrootcert={CLIENT_CA} connect_timeout=5"
     )
     env = f"PGPASSWORD={shlex.quote(password)} " if password is not None else ""
-    return app.run(f"{env}psql --no-psqlrc -w -qAtX {shlex.quote(dsn)} -c {shlex.quote(query)}")
+    return app_host.run(f"{env}psql --no-psqlrc -w -qAtX {shlex.quote(dsn)} -c {shlex.quote(query)}")
 
 
 def test_server_tls_on_with_tls12_minimum(db):
@@ -104,9 +94,9 @@ def test_pg_hba_hostssl_scram_only_everything_else_rejected(db):
     assert not {"trust", "md5", "password"} & {line.split()[1] for line in lines}, rules
 
 
-def test_verify_full_from_app_host_with_scram(app, db, server, app_password):
+def test_verify_full_from_app_host_with_scram(app_host, db, server, app_password):
     result = _connect(
-        app,
+        app_host,
         server,
         app_password,
         "verify-full",
@@ -121,29 +111,29 @@ def test_verify_full_from_app_host_with_scram(app, db, server, app_password):
     assert "SSL enabled" in log
 
 
-def test_verify_full_refuses_wrong_server_name(app, server, app_password):
-    result = _connect(app, server, app_password, "verify-full", host_name="not-the-db.soc2kit.test")
+def test_verify_full_refuses_wrong_server_name(app_host, server, app_password):
+    result = _connect(app_host, server, app_password, "verify-full", host_name="not-the-db.soc2kit.test")
     assert result.rc != 0
     assert "does not match host name" in result.stderr
 
 
-def test_non_tls_connection_refused(app, server, app_password):
-    result = _connect(app, server, app_password, "disable")
+def test_non_tls_connection_refused(app_host, server, app_password):
+    result = _connect(app_host, server, app_password, "disable")
     assert result.rc != 0
     assert "no encryption" in result.stderr
 
 
-def test_no_password_and_wrong_password_refused(app, server):
-    without = _connect(app, server, None, "verify-full")
+def test_no_password_and_wrong_password_refused(app_host, server):
+    without = _connect(app_host, server, None, "verify-full")
     assert without.rc != 0
     assert "no password supplied" in without.stderr
-    wrong = _connect(app, server, "not-the-password-0123456789", "verify-full")
+    wrong = _connect(app_host, server, "not-the-password-0123456789", "verify-full")
     assert wrong.rc != 0
     assert "password authentication failed" in wrong.stderr
 
 
-def test_other_roles_refused_even_with_tls(app, server, app_password):
-    result = _connect(app, server, app_password, "verify-full", user="postgres")
+def test_other_roles_refused_even_with_tls(app_host, server, app_password):
+    result = _connect(app_host, server, app_password, "verify-full", user="postgres")
     assert result.rc != 0
     assert "pg_hba.conf rejects connection" in result.stderr
 
@@ -157,10 +147,10 @@ def test_app_role_not_superuser_and_cannot_create_roles_or_databases(db):
     assert flags == "f|f|f|f|f"
 
 
-def test_app_role_cannot_create_in_public_or_app_schema(app, server, app_password):
+def test_app_role_cannot_create_in_public_or_app_schema(app_host, server, app_password):
     for schema in ("public", SCHEMA):
         result = _connect(
-            app, server, app_password, "verify-full", f"CREATE TABLE {schema}.soc2kit_probe (i int)"
+            app_host, server, app_password, "verify-full", f"CREATE TABLE {schema}.soc2kit_probe (i int)"
         )
         assert result.rc != 0
         assert f"permission denied for schema {schema}" in result.stderr
