@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# The stand-ins of ENV=local (PostgreSQL or the RELP collector): the whole module needs these groups.
+pytestmark = pytest.mark.groups("app_hosts", "log_collectors")
+
 REMOTE_DIR = "/var/log/remote"
 TLS_DIR = "/etc/rsyslog-tls"
 RELP_PORT = 2514

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 # Changes the deployment or interrupts a service while it runs (see conftest.py).
-pytestmark = pytest.mark.disruptive
+pytestmark = [pytest.mark.disruptive, pytest.mark.groups("app_hosts", "log_collectors")]
 
 OUTAGE_SECONDS = int(os.environ.get("SOC2KIT_LOG_OUTAGE_SECONDS", "60"))
 MESSAGES_PER_SECOND = 20
