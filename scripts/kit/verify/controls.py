@@ -142,6 +142,7 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
             "CC7.2": "the logs that leave the host carry redacted paths, not search values or ids",
         },
         "templates/nginx, templates/apache, roles/django_app (gunicorn), app/ (soc2kit.observability)",
+        runs_only="molecule and `make test`'s rehearsal (marked disruptive: it drives a canary session)",
     ),
     SuiteControl(
         "release_lifecycle",
@@ -189,7 +190,11 @@ def suite_control(module: str) -> SuiteControl | None:
 def disruptive(module: str) -> bool:
     """A module marked disruptive as a whole changes what it tests: it runs in molecule, never in verify."""
     path = MOLECULE_DIR / "tests" / f"test_{module}.py"
-    return path.is_file() and "pytestmark = pytest.mark.disruptive" in path.read_text(encoding="utf-8")
+    # `pytestmark = pytest.mark.disruptive`, alone or in a list of module marks.
+    return path.is_file() and bool(_MODULE_DISRUPTIVE.search(path.read_text(encoding="utf-8")))
+
+
+_MODULE_DISRUPTIVE = re.compile(r"^pytestmark = (?:\[[^\]]*)?\bpytest\.mark\.disruptive\b", re.M)
 
 
 # CIS Debian Linux 12 Benchmark v1.1.0, Level 1 - Server (issue 16 §1). A task of roles/hardening
