@@ -63,8 +63,8 @@ def test_aws_without_recorded_outputs_says_what_to_run(monkeypatch, tmp_path):
 
 def test_make_evidence_on_aws_end_to_end(aws, monkeypatch, tmp_path, capsys):
     region = "eu-west-1"
-    today = datetime.now(UTC).date()
     when = datetime.now(UTC) - timedelta(hours=1)
+    since = when.date()  # the planted result's day: before 01:00 UTC it is yesterday, not today
     logs, sm, kms = (boto3.client(name, region_name=region) for name in ("logs", "secretsmanager", "kms"))
     groups = {"system": "/soc2kit/prod/system", "app": "/soc2kit/prod/app"}
     for group in groups.values():
@@ -95,7 +95,7 @@ def test_make_evidence_on_aws_end_to_end(aws, monkeypatch, tmp_path, capsys):
     (verify_folder / "report.json").write_text(json.dumps({"started": when.isoformat(), "controls": []}))
     (verify_folder / "report.md").write_text(f"leaked by a bug: {planted}\n")
 
-    assert cli.main(["build", "prod", today.isoformat()]) == 0
+    assert cli.main(["build", "prod", since.isoformat()]) == 0
     made = next((tmp_path / "evidence" / "prod").glob("bundle-*"))
     summary = json.loads((made / "summary.json").read_text())
     ran = {row["id"]: row["status"] for row in summary["controls"] if row["runs"]}
