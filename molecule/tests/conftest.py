@@ -65,6 +65,11 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers",
+        "runs_last: replaces the deployed project (test_own_project.py deploys another one and rolls back): "
+        "collected after every other test, so none of them checks the wrong project.",
+    )
+    config.addinivalue_line(
+        "markers",
         "cis(*ids): the CIS Debian Linux 12 Benchmark v1.1.0 (Level 1 - Server) recommendations the test "
         "checks; scripts/kit/verify/controls.py reads them for CONTROLS.md and make verify's report.",
     )
@@ -152,6 +157,8 @@ def pytest_collection_modifyitems(config, items):
     # Without an inventory (the role-argument tests) nothing here applies.
     if not INVENTORY:
         return
+    # Stable: the rest keep their order.
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
     facts = site_facts.load(INVENTORY)
     not_here = modules_not_for(facts)
     reasons: dict[str, str] = {}
