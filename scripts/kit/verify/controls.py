@@ -145,6 +145,17 @@ SUITE_CONTROLS: tuple[SuiteControl, ...] = (
         runs_only="molecule and `make test`'s rehearsal (marked disruptive: it drives a canary session)",
     ),
     SuiteControl(
+        "own_project",
+        "A team's own project (make new-project, plus an encrypted model) deploys with the same roles and "
+        "passes the smoke test, ciphertext at rest and the audit-chain check",
+        {
+            "CC8.1": "the deployment contract is checked; one release path serves any conforming project",
+            "C1.1": "the project's own encrypted field is ciphertext in the database",
+        },
+        "roles/django_app (project contract, release tasks), packages/soc2kit, ansible/deploy-app.yml",
+        runs_only="molecule (marked disruptive: it replaces the deployed project, then rolls back)",
+    ),
+    SuiteControl(
         "release_lifecycle",
         "Releases: zero-downtime rolling deploy, a failing release refused, rollback",
         {"CC8.1": "a release that fails its readiness check never takes traffic; rollback is tested"},
