@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shlex
 import socket
 import ssl
@@ -205,6 +206,18 @@ def pytest_collection_modifyitems(config, items):
 
 # certbot's bundle of the local ACME server's listener CA on the app hosts (set up by the certbot role).
 ACME_CA_BUNDLE = "/etc/letsencrypt/soc2kit-acme-ca-bundle.pem"
+
+AIDE = "aide --config /etc/aide/aide.conf"
+
+
+def aide_differences(host, limit: str) -> tuple[int, str]:
+    """`aide --check` of the paths matching `limit` (read-only): its exit code and its list of differences."""
+    with host.sudo():
+        done = host.run(f"{AIDE} --check --limit {shlex.quote(limit)}")
+    assert done.rc < 14, f"aide --check failed ({done.rc}): {done.stderr or done.stdout}"
+    listed = [line for line in done.stdout.splitlines() if re.match(r"^[fdl][ =+~!.\w]*: /", line)]
+    return done.rc, "\n".join(listed[:20])
+
 
 # The web tier's header policy, one source for the roles and these tests (templates/web-policy.yml): the
 # headers the web server owns on every HTTPS response with the exact value it must send, and the app's own

@@ -6,13 +6,20 @@ pebble on the local stacks, Let's Encrypt on AWS.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 from conftest import ACME_CA_BUNDLE as CA_BUNDLE
+from conftest import aide_differences, scenario_playbook
 
 testinfra_hosts = ["ansible://app_hosts"]
 # An ACME directory that cannot answer (nothing listens on port 9 of the host's loopback): a renewal
 # against it fails without any traffic leaving the host.
 UNREACHABLE_ACME_DIR = "https://127.0.0.1:9/no-such-directory"
+APP_HOSTS_VARS = Path(__file__).resolve().parents[2] / "ansible" / "group_vars" / "app_hosts.yml"
+ACME_WEBROOT = yaml.safe_load(APP_HOSTS_VARS.read_text(encoding="utf-8"))["site_acme_webroot"]
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +164,27 @@ def test_failed_renewal_logged_at_err_and_old_certificate_kept(host, live, faili
     )
     assert found.rc == 0, "no err-priority report of the failed renewal in the journal"
     assert host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial") == serial_before
+
+
+@pytest.mark.disruptive  # runs the site's AIDE tasks, which refresh the baseline when anything changed
+@pytest.mark.cis("6.3.1")
+def test_certbot_runs_are_no_change_for_aide_nor_for_a_redeploy(host):
+    """certbot creates and removes its lock file in /etc/letsencrypt on every run (the timer's, or the dry
+    run above), and an HTTP-01 token in the webroot on every renewal. Neither may show in the daily
+    `aide --check`, nor make a re-deploy refresh the baseline: `make deploy ENV=local` run twice gave
+    changed=1 for this."""
+    with host.sudo():
+        before = host.file("/etc/letsencrypt").mtime
+        host.run_expect([0], "certbot certificates")
+        token = f"{ACME_WEBROOT}/.well-known/acme-challenge/soc2kit-probe-token"
+        host.run_expect([0], f"touch {token} && rm {token}")
+        assert host.file("/etc/letsencrypt").mtime > before, "certbot's lock file no longer comes and goes"
+    rc, listed = aide_differences(host, f"^(/etc/letsencrypt|{re.escape(ACME_WEBROOT)})")
+    assert rc == 0, f"AIDE reports certbot's own comings and goings:\n{listed}"
+
+    name = host.backend.get_hostname()
+    done = scenario_playbook("site.yml", "--tags", "aide", "--limit", name)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    recap = re.search(rf"^{re.escape(name)}\s*:.*\bchanged=(\d+)", done.stdout, re.M)
+    assert recap, done.stdout[-2000:]
+    assert recap.group(1) == "0", f"the AIDE tasks changed {name}:\n{done.stdout[-3000:]}"

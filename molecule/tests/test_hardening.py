@@ -13,6 +13,7 @@ import re
 import shlex
 
 import pytest
+from conftest import AIDE, aide_differences
 
 if os.environ.get("MOLECULE_INVENTORY_FILE"):
     testinfra_hosts = ["ansible://app_hosts"]
@@ -568,16 +569,6 @@ def test_audit_tools_are_installed_before_the_aide_baseline(host):
 # What the roles after the hardening role install and write: the release, units, web-server and TLS files,
 # packages. A baseline taken before them reported every one of these on every daily check.
 DEPLOYED_BY_LATER_ROLES = "^/(srv|usr|etc/systemd|etc/nginx|etc/apache2|etc/ssl|etc/rsyslog\\.d)"
-AIDE = "aide --config /etc/aide/aide.conf"
-
-
-def aide_differences(host, limit: str) -> tuple[int, str]:
-    """`aide --check` of the paths matching `limit` (read-only): its exit code and its list of differences."""
-    with host.sudo():
-        done = host.run(f"{AIDE} --check --limit {shlex.quote(limit)}")
-    assert done.rc < 14, f"aide --check failed ({done.rc}): {done.stderr or done.stdout}"
-    listed = [line for line in done.stdout.splitlines() if re.match(r"^[fdl][ =+~!.\w]*: /", line)]
-    return done.rc, "\n".join(listed[:20])
 
 
 @pytest.mark.cis("6.3.1")

@@ -111,6 +111,10 @@ def test_good_variables_pass_preflight_with_apache(inventory):
             {"hardening_aide_volatile_paths": ["/var/cache", "var/spool", "/var/lib/a b"]},
             "hardening_aide_volatile_paths: var/spool, /var/lib/a b: absolute paths",
         ),
+        (
+            {"hardening_aide_directories_without_times": ["/etc/letsencrypt", "/etc/le$"]},
+            "hardening_aide_directories_without_times: /etc/le$: absolute paths",
+        ),
     ],
 )
 def test_bad_variable_rejected_in_preflight_with_its_name(inventory, overrides, named):
