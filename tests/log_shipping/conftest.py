@@ -6,6 +6,7 @@ in-process mock, with fake credentials and no instance-metadata lookups: nothing
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import io
 import json
@@ -87,9 +88,16 @@ class FakeClock:
         self.now += seconds
 
 
-def record(program: str, msg: str, time: str = "2026-11-29T17:00:00.000000+00:00", **extra: str) -> str:
-    """One message as the role's rsyslog template renders it (one JSON object per line)."""
-    fields = {"time": time, "program": program, "tag": f"{program}[42]:", "facility": "user"}
+def hours_ago(hours: float) -> str:
+    """A message time relative to now, as rsyslog writes it. A fixed date fails once it is older than the
+    14 days CloudWatch accepts: the shipper then clamps it, and the order and spacing of times are lost."""
+    return (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=hours)).isoformat()
+
+
+def record(program: str, msg: str, time: str | None = None, **extra: str) -> str:
+    """One message as the role's rsyslog template renders it (one JSON object per line); an hour old unless
+    `time` says otherwise."""
+    fields = {"time": time or hours_ago(1), "program": program, "tag": f"{program}[42]:", "facility": "user"}
     return json.dumps({**fields, "severity": "info", **extra, "msg": msg})
 
 

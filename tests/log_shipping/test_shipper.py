@@ -24,6 +24,7 @@ from .conftest import (
     SHIPPER,
     STREAM,
     FakeClock,
+    hours_ago,
     record,
     run_protocol,
     stored,
@@ -178,9 +179,9 @@ def test_json_lines_stay_json_and_syslog_lines_keep_facility_severity_and_tag(sh
 def test_events_are_sent_sorted_by_time(shipper, logs, config_file):
     client = FlakyClient(logs, [])
     lines = transaction(
-        record("cron", "third", time="2026-11-29T17:00:03+00:00"),
-        record("cron", "first", time="2026-11-29T17:00:01+00:00"),
-        record("cron", "second", time="2026-11-29T17:00:02+00:00"),
+        record("cron", "third", time=hours_ago(1)),
+        record("cron", "first", time=hours_ago(1.002)),
+        record("cron", "second", time=hours_ago(1.001)),
     )
     run_protocol(shipper, config_file, lines, client)
     (put,) = client.puts
@@ -220,8 +221,8 @@ def test_more_than_1_mib_is_split_and_an_oversized_message_truncated(shipper, lo
 def test_a_batch_spanning_more_than_24_hours_is_split(shipper, logs, config_file):
     client = FlakyClient(logs, [])
     lines = transaction(
-        record("cron", "day one", time="2026-11-20T10:00:00+00:00"),
-        record("cron", "day two", time="2026-11-21T11:00:00+00:00"),
+        record("cron", "day one", time=hours_ago(3 * 24)),
+        record("cron", "day two", time=hours_ago(2 * 24 - 1)),
     )
     _, answers = run_protocol(shipper, config_file, lines, client)
     assert answers[-1] == "OK"
