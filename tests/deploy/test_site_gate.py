@@ -6,6 +6,7 @@ strategy, with stand-in tasks), its own gate play and its own app-host play (sta
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 from pathlib import Path
@@ -73,7 +74,7 @@ def run_site_skeleton(
         gate_play(plays),
         {**app_play(plays), "tasks": [marker]},
     ]
-    inventory = yaml.safe_load(yaml.safe_dump(INVENTORY))
+    inventory = copy.deepcopy(INVENTORY)
     if unreachable:  # nothing listens on the discard port of loopback: ssh is refused at once
         group = next(g for g in inventory["all"]["children"].values() if unreachable in g["hosts"])
         group["hosts"][unreachable] = {
@@ -84,7 +85,8 @@ def run_site_skeleton(
         }
     (tmp_path / "site.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
+    # An empty configuration: none of ansible/ansible.cfg's or the user's settings (callbacks, plugins) apply.
+    (tmp_path / "ansible.cfg").write_text("")
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
